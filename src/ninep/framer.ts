@@ -1,0 +1,131 @@
+/**
+ * 9P stream framer: recovers frames (size[4] type[1] tag[2] body) from a byte
+ * stream such as a socket (9p.md §1.1, §5).
+ *
+ * Frames that lie wholly inside one pushed chunk are delivered as views of it
+ * (no copy). A frame spread over several chunks is kept as a list of chunk
+ * views and copied once, into a buffer allocated only after its size field has
+ * been read and checked against maxSize. The reader therefore keeps references
+ * to pushed chunks until their bytes are delivered: do not reuse a chunk's memory
+ * after pushing it.
+ */
+import { Buffer } from 'node:buffer';
+
+/** Smallest legal frame: size[4] type[1] tag[2]. */
+const MIN_FRAME = 7;
+
+export class FrameReader {
+  /** Largest legal frame in bytes (size field value). May be changed between push() calls or from inside onFrame. */
+  maxSize: number;
+
+  /** Views of the chunks holding the incomplete frame, in order. */
+  private parts: Buffer[] = [];
+  /** Bytes held in parts. */
+  private have = 0;
+  /** Checked size of the incomplete frame; 0 while its size field is not complete. */
+  private size = 0;
+  /** Set once the stream is broken; returned by every later push(). */
+  private broken: string | null = null;
+
+  constructor(maxSize: number) {
+    this.maxSize = maxSize;
+  }
+
+  /** Bytes buffered of an incomplete frame. */
+  get pending(): number {
+    return this.have;
+  }
+
+  /**
+   * Feeds bytes from the stream, calling onFrame once per complete frame, in
+   * order. Returns null, or an error string when the stream is broken (size
+   * field < 7 or > maxSize); then no more frames are delivered and the reader
+   * must be discarded. If onFrame throws, the reader is marked broken and the
+   * exception propagates.
+   */
+  push(chunk: Buffer, onFrame: (frame: Buffer) => void): string | null {
+    if (this.broken !== null) return this.broken;
+    const len = chunk.length;
+    if (len === 0) return null;
+    let off = 0;
+    try {
+      if (this.have > 0) {
+        // Continue the frame begun in earlier chunks.
+        if (this.size === 0) {
+          const hdrNeed = 4 - this.have;
+          if (len < hdrNeed) return this.keep(chunk);
+          const err = this.check(this.headerSize(chunk));
+          if (err !== null) return err;
+        }
+        const want = this.size - this.have;
+        if (len < want) return this.keep(chunk);
+        const frame = Buffer.allocUnsafe(this.size);
+        let p = 0;
+        for (const part of this.parts) {
+          frame.set(part, p);
+          p += part.length;
+        }
+        frame.set(want === len ? chunk : chunk.subarray(0, want), p);
+        off = want;
+        this.parts = [];
+        this.have = 0;
+        this.size = 0;
+        onFrame(frame);
+      }
+      // Frames wholly inside the chunk: deliver views.
+      while (len - off >= 4) {
+        const size = chunk.readUInt32LE(off);
+        const err = this.check(size);
+        if (err !== null) return err;
+        if (len - off < size) break;
+        this.size = 0;
+        onFrame(chunk.subarray(off, off + size));
+        off += size;
+      }
+      if (off < len) {
+        // this.size is already set if the size field was complete.
+        this.parts.push(off === 0 ? chunk : chunk.subarray(off));
+        this.have = len - off;
+      }
+      return null;
+    } catch (e) {
+      this.fail('frame handler threw');
+      throw e;
+    }
+  }
+
+  /** Stores a chunk that does not complete the current frame. */
+  private keep(chunk: Buffer): null {
+    this.parts.push(chunk);
+    this.have += chunk.length;
+    return null;
+  }
+
+  /** The size field of the pending frame, whose first bytes are in parts and the rest at the start of chunk. */
+  private headerSize(chunk: Buffer): number {
+    let size = 0;
+    let mul = 1;
+    let n = 0;
+    for (const part of this.parts) {
+      for (let i = 0; i < part.length && n < 4; i++, n++, mul *= 256) size += part[i]! * mul;
+    }
+    for (let i = 0; n < 4; i++, n++, mul *= 256) size += chunk[i]! * mul;
+    return size;
+  }
+
+  /** Validates a size field; on success records it as the current frame's size. */
+  private check(size: number): string | null {
+    if (size < MIN_FRAME) return this.fail(`9P frame size ${size} < ${MIN_FRAME}`);
+    if (size > this.maxSize) return this.fail(`9P frame size ${size} > maximum ${this.maxSize}`);
+    this.size = size;
+    return null;
+  }
+
+  private fail(err: string): string {
+    this.broken = err;
+    this.parts = [];
+    this.have = 0;
+    this.size = 0;
+    return err;
+  }
+}
