@@ -1,0 +1,45 @@
+/** `9net serve`: serve /net over 9P. */
+import type { Command } from 'commander';
+import { hostNet } from '../host/backend.js';
+import { Server } from '../ninep/server.js';
+import { DEFAULT_ADDRESS, formatAddress, parseAddress } from '../ninep/transport.js';
+import { currentUser } from './common.js';
+
+interface ServeFlags {
+  listen: string[];
+  eve?: string;
+  trace?: boolean;
+}
+
+export function addServe(program: Command): void {
+  program
+    .command('serve')
+    .description('serve /net over 9P (default backend: the host\'s sockets)')
+    .option('-l, --listen <addr>', `where to listen: tcp!host!port, unix!/path, or - for stdin/stdout (repeatable; default ${DEFAULT_ADDRESS})`, (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--eve <user>', 'host owner: passes every conversation permission check (default: the user running 9net)')
+    .option('--trace', 'print every 9P message on stderr')
+    .action(async (flags: ServeFlags) => {
+      const eve = flags.eve ?? currentUser();
+      const net = hostNet({ eve });
+      const server = new Server({
+        root: (aname) => (aname === '' || aname === '/' || aname === 'net' ? net.root : null),
+        trace: flags.trace ?? false,
+        log: (l) => console.error(`9net: ${l}`),
+      });
+      const addrs = (flags.listen.length ? flags.listen : [DEFAULT_ADDRESS]).map(parseAddress);
+      for (const a of addrs) {
+        if (a.kind === 'stdio') {
+          const c = server.serve(process.stdin, process.stdout, 'stdio');
+          c.onClose(() => process.exit(0));
+        } else {
+          await server.listen(a);
+          console.error(`9net: serving /net (host sockets) on ${formatAddress(a)}`);
+        }
+      }
+      const stop = (): void => {
+        void server.close().then(() => process.exit(0));
+      };
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+    });
+}

@@ -1,0 +1,124 @@
+/**
+ * Conversations and the protocol interface (9front ip.h's Conv and Proto).
+ *
+ * netfs owns everything generic about a conversation — ownership and
+ * permissions, the devip state (Idle/Announcing/Announced/Connecting/
+ * Connected), reference counts, addresses, the receive and error queues and
+ * the queue of incoming calls — and a Proto (host sockets, our stack, a
+ * lower /net) supplies the transport behind it.
+ */
+import type { MaybePromise } from '../ninep/node.js';
+import { IPnoaddr } from './ipaddr.js';
+import type { Ip } from './ipaddr.js';
+import { Queue } from './queue.js';
+
+export type ConvState = 'Idle' | 'Announcing' | 'Announced' | 'Connecting' | 'Connected';
+
+/** The remote side of a connect: `A!P[!r]`. */
+export interface RemoteSpec {
+  addr: Ip;
+  port: number;
+  /** `!r`: use a restricted local port (600–1023). */
+  restricted: boolean;
+}
+
+/** A local side: `[A!]P` (announce, bind, 3rd field of connect). */
+export interface LocalSpec {
+  /** null: not given (announce uses ::, connect/bind the route-chosen source). */
+  addr: Ip | null;
+  /** 0: allocate one. */
+  port: number;
+  /** `*` as port: any port not otherwise announced (announce only, eve only). */
+  anyPort: boolean;
+}
+
+export interface Proto {
+  readonly name: string;
+  /** Bound on conversations (devip: tcp 1024, udp 1024). */
+  readonly maxConvs: number;
+  /** How `data` reads behave. */
+  readonly dataMode: 'stream' | 'datagram';
+  /** Receive queue bound in bytes. */
+  readonly rqLimit: number;
+
+  /** Connect; resolve when established. The ctl write waits for it. */
+  connect?(c: Conv, remote: RemoteSpec, local: LocalSpec | null, signal: AbortSignal): Promise<void>;
+  /** Announce; resolve when listening. */
+  announce?(c: Conv, local: LocalSpec, signal: AbortSignal): Promise<void>;
+  /** Record a local address (APE bind); the default only stores it. */
+  bind?(c: Conv, local: LocalSpec): MaybePromise<void>;
+  /** Protocol ctl verbs; unknown ones throw NinepError('unknown control request'). */
+  ctl(c: Conv, fields: string[], signal: AbortSignal): MaybePromise<void>;
+  /** One write to `data`. */
+  write(c: Conv, data: Uint8Array, signal: AbortSignal): MaybePromise<number>;
+  /** The last reference went away: close the transport. */
+  close(c: Conv): void;
+  /** The protocol still holds c (TCP Time_wait...): not recyclable yet. */
+  inuse?(c: Conv): boolean;
+  /** The status line. */
+  status(c: Conv): string;
+  /** The stats file; absent: "stats not implemented". */
+  stats?(): string;
+  /** Whether an address may be used as a local address. */
+  isLocal(addr: Ip): boolean;
+}
+
+/** Most unaccepted calls queued on one announced conversation. */
+export const MAX_INCALLS = 10;
+
+export class Conv {
+  owner = 'network';
+  perm = 0o660;
+  state: ConvState = 'Idle';
+  /** Open ctl/data/err fids, clone and listen opens (devip inuse). */
+  refs = 0;
+  laddr: Ip = IPnoaddr;
+  lport = 0;
+  raddr: Ip = IPnoaddr;
+  rport = 0;
+  restricted = false;
+  ttl = 255;
+  tos = 0;
+  ignoreadvice = false;
+  /** UDP `headers` mode. */
+  headers = false;
+  /** Receive queue (`data` reads). */
+  readonly rq: Queue;
+  /** Error queue (`err` reads). */
+  readonly eq: Queue;
+  /** Calls that completed and wait for a `listen` open. */
+  incall: Conv[] = [];
+  /** This conversation sits in its announcer's incall queue. */
+  queued = false;
+  /** Pending `listen` opens. */
+  listeners: { resolve: (c: Conv) => void; reject: (e: Error) => void }[] = [];
+  /** Transport state owned by the Proto. */
+  ptcl: unknown = null;
+
+  constructor(readonly index: number, readonly proto: Proto) {
+    this.rq = new Queue(proto.dataMode, proto.rqLimit);
+    this.eq = new Queue('datagram', 64 * 1024);
+  }
+
+  /** Make an idle conversation fresh for a new owner. */
+  reset(owner: string): void {
+    this.owner = owner;
+    this.perm = 0o660;
+    this.state = 'Idle';
+    this.laddr = IPnoaddr;
+    this.lport = 0;
+    this.raddr = IPnoaddr;
+    this.rport = 0;
+    this.restricted = false;
+    this.ttl = 255;
+    this.tos = 0;
+    this.ignoreadvice = false;
+    this.headers = false;
+    this.incall = [];
+    this.queued = false;
+    this.listeners = [];
+    this.ptcl = null;
+    this.rq.reset();
+    this.eq.reset();
+  }
+}

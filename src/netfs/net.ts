@@ -1,0 +1,10 @@
+/**
+ * The root of a /net tree: the protocol directories, then the other files
+ * (devip's order: protocols first), assembled from parts.
+ */
+import type { Node } from '../ninep/node.js';
+import { Q, SynthDir, ipQid } from './tree.js';
+
+export function netRoot(eve: string, parts: () => Node[]): SynthDir {
+  return new SynthDir(ipQid(Q.topdir), () => ({ name: '/', uid: eve, gid: eve, mode: 0o555 }), () => parts());
+}

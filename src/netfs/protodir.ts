@@ -1,0 +1,410 @@
+/**
+ * A protocol directory, /net/<proto>, as 9front devip serves it
+ * (plan9-net.md §3): clone, stats, and one directory per conversation with
+ * ctl, data, err, listen, local, remote and status.
+ *
+ * Generic behaviour lives here: conversation allocation (lowest free),
+ * ownership and 9front's strict permission test, reference counting (the
+ * last close closes the conversation), the generic ctl verbs with devip's
+ * address parsing and error strings, and blocking, flushable `listen`.
+ */
+import { Interrupted, NinepError, Eperm } from '../ninep/error.js';
+import type { MaybePromise, Node, OpenFile, OpenRequest } from '../ninep/node.js';
+import { Conv, MAX_INCALLS } from './conv.js';
+import type { LocalSpec, Proto, RemoteSpec } from './conv.js';
+import { ctlText, tokenize } from './ctl.js';
+import { formatIp, isUnspecified, parseIp } from './ipaddr.js';
+import { Q, SynthDir, SynthFile, ipQid, readOnly, snapshotText, textFile, wantsWrite } from './tree.js';
+import type { Dir } from '../ninep/types.js';
+
+export interface NetContext {
+  /** The host owner: passes every conversation permission check. */
+  eve: string;
+}
+
+const Einuse = 'connection in use';
+const Enotannounced = 'not announced';
+const Elistenhungup = 'listen hungup';
+export const Eunknownctl = 'unknown control request';
+
+export class ProtoDir {
+  readonly convs: Conv[] = [];
+  readonly node: SynthDir;
+
+  constructor(readonly proto: Proto, readonly protoIndex: number, private readonly ctx: NetContext) {
+    this.node = new SynthDir(
+      ipQid(Q.protodir, protoIndex),
+      () => ({ name: proto.name, uid: 'network', gid: ctx.eve, mode: 0o555 }),
+      () => [...this.convs.map((c) => this.convDir(c)), this.cloneNode(), this.statsNode()],
+      (name) => this.lookup(name),
+    );
+  }
+
+  private lookup(name: string): Node | null {
+    if (name === 'clone') return this.cloneNode();
+    if (name === 'stats') return this.statsNode();
+    if (/^(0|[1-9]\d*)$/.test(name)) {
+      const c = this.convs[Number(name)];
+      return c ? this.convDir(c) : null;
+    }
+    return null;
+  }
+
+  // ---- allocation and lifetime ----
+
+  /** Allocate the lowest free conversation, or null when the table is full. */
+  allocate(owner: string): Conv | null {
+    for (const c of this.convs) {
+      if (c.refs === 0 && c.state === 'Idle' && !c.queued && !this.proto.inuse?.(c)) {
+        c.reset(owner);
+        return c;
+      }
+    }
+    if (this.convs.length >= this.proto.maxConvs) return null;
+    const c = new Conv(this.convs.length, this.proto);
+    c.reset(owner);
+    this.convs.push(c);
+    return c;
+  }
+
+  /**
+   * A call arrived on announced conversation `parent`: allocate its
+   * conversation (Connected, owned by the parent's owner) and queue it for
+   * `listen`. Returns null when the backlog or the table is full; the
+   * caller then refuses the call.
+   */
+  newCall(parent: Conv, setup: (c: Conv) => void): Conv | null {
+    if (parent.state !== 'Announced' || parent.incall.length >= MAX_INCALLS) return null;
+    const c = this.allocate(parent.owner);
+    if (!c) return null;
+    c.state = 'Connected';
+    c.queued = true;
+    setup(c);
+    const l = parent.listeners.shift();
+    if (l) {
+      c.queued = false;
+      c.refs++;
+      l.resolve(c);
+    } else {
+      parent.incall.push(c);
+    }
+    return c;
+  }
+
+  /** Wake pending listens with "listen hungup" (hangup of an announcement). */
+  hangupListeners(c: Conv): void {
+    for (const l of c.listeners.splice(0)) l.reject(new NinepError(Elistenhungup));
+  }
+
+  private incref(c: Conv, user: string): void {
+    if (c.refs === 0 && c.state === 'Idle' && !c.queued) {
+      // First open of an idle conversation: the opener owns it.
+      c.owner = user;
+      c.perm = 0o660;
+    }
+    c.refs++;
+  }
+
+  private decref(c: Conv): void {
+    if (c.refs <= 0) return;
+    if (--c.refs > 0) return;
+    this.closeConv(c);
+  }
+
+  /** The last reference went away (devip closeconv). */
+  private closeConv(c: Conv): void {
+    for (const call of c.incall.splice(0)) {
+      call.queued = false;
+      this.proto.close(call);
+      this.finish(call);
+    }
+    this.hangupListeners(c);
+    this.proto.close(c);
+    this.finish(c);
+  }
+
+  private finish(c: Conv): void {
+    c.rq.hangup();
+    c.eq.hangup();
+    c.owner = 'network';
+    c.perm = 0o660;
+    c.state = 'Idle';
+    c.ptcl = null;
+  }
+
+  // ---- permissions ----
+
+  /** 9front's test: the owner gets the owner bits, others the other bits, eve passes. */
+  private checkPerm(c: Conv, user: string, mode: number): void {
+    if (user === this.ctx.eve) return;
+    const need = wantsWrite(mode) ? ((mode & 3) === 2 ? 6 : 2) : 4;
+    const bits = user === c.owner ? (c.perm >> 6) & 7 : c.perm & 7;
+    if ((bits & need) !== need) throw new NinepError(Eperm);
+  }
+
+  // ---- nodes ----
+
+  private cloneNode(): Node {
+    return new SynthFile(
+      ipQid(Q.clone, this.protoIndex),
+      () => ({ name: 'clone', uid: 'network', gid: this.ctx.eve, mode: 0o666 }),
+      (req) => {
+        const c = this.allocate(req.user);
+        if (!c) throw new NinepError('no free devices');
+        c.refs++;
+        return this.ctlFile(c);
+      },
+    );
+  }
+
+  private statsNode(): Node {
+    return new SynthFile(
+      ipQid(Q.stats, this.protoIndex),
+      () => ({ name: 'stats', uid: 'network', gid: this.ctx.eve, mode: 0o444 }),
+      (req) => {
+        readOnly(req.mode);
+        if (!this.proto.stats) throw new NinepError('stats not implemented');
+        const stats = this.proto.stats.bind(this.proto);
+        return snapshotText(() => stats());
+      },
+    );
+  }
+
+  convDir(c: Conv): SynthDir {
+    const files = (): Node[] => [
+      this.convFile(c, 'ctl', Q.ctl),
+      this.convFile(c, 'data', Q.data),
+      this.convFile(c, 'err', Q.err),
+      this.convFile(c, 'listen', Q.listen),
+      this.infoFile(c, 'local', Q.local, () => `${formatIp(c.laddr)}!${c.lport}\n`),
+      this.infoFile(c, 'remote', Q.remote, () => `${formatIp(c.raddr)}!${c.rport}\n`),
+      this.infoFile(c, 'status', Q.status, () => this.proto.status(c)),
+    ];
+    return new SynthDir(
+      ipQid(Q.convdir, this.protoIndex, c.index),
+      () => ({ name: String(c.index), uid: c.owner, gid: this.ctx.eve, mode: 0o555 }),
+      files,
+      (name) => files().find((f) => f.stat().name === name) ?? null,
+    );
+  }
+
+  private infoFile(c: Conv, name: string, type: Q, gen: () => string): Node {
+    return textFile(
+      ipQid(type, this.protoIndex, c.index),
+      () => ({ name, uid: c.owner, gid: this.ctx.eve, mode: 0o444 }),
+      gen,
+    );
+  }
+
+  private convFile(c: Conv, name: string, type: Q): Node {
+    const length = (): bigint => (type === Q.data ? BigInt(c.rq.length) : type === Q.err ? BigInt(c.eq.length) : 0n);
+    return new SynthFile(
+      ipQid(type, this.protoIndex, c.index),
+      () => ({ name, uid: c.owner, gid: this.ctx.eve, mode: c.perm, length: length() }),
+      (req) => this.openConvFile(c, type, req),
+      (changes, user) => this.wstatConv(c, type, changes, user),
+    );
+  }
+
+  private openConvFile(c: Conv, type: Q, req: OpenRequest): MaybePromise<OpenFile> {
+    this.checkPerm(c, req.user, req.mode);
+    switch (type) {
+      case Q.ctl:
+        this.incref(c, req.user);
+        return this.ctlFile(c);
+      case Q.data:
+        this.incref(c, req.user);
+        return this.dataFile(c);
+      case Q.err:
+        if (wantsWrite(req.mode)) throw new NinepError(Eperm);
+        this.incref(c, req.user);
+        return {
+          read: (_o, count, signal) => c.eq.read(count, signal),
+          clunk: () => this.decref(c),
+        };
+      case Q.listen:
+        return this.listen(c, req.signal);
+      default:
+        throw new NinepError(Eperm);
+    }
+  }
+
+  /** wstat on ctl and data: the owner or eve may change uid and mode (masked 0666). */
+  private wstatConv(c: Conv, type: Q, d: Dir, user: string): void {
+    if (type !== Q.ctl && type !== Q.data) throw new NinepError(Eperm);
+    if (user !== c.owner && user !== this.ctx.eve) throw new NinepError(Eperm);
+    if (d.uid !== '') {
+      if (d.uid !== user && user !== this.ctx.eve) throw new NinepError(Eperm);
+      c.owner = d.uid;
+    }
+    if (d.mode !== 0xffffffff) c.perm = d.mode & 0o666;
+  }
+
+  /** The OpenFile a fid becomes for a conversation's ctl (also after clone and listen). */
+  private ctlFile(c: Conv): OpenFile {
+    return {
+      node: this.convFile(c, 'ctl', Q.ctl),
+      read: (offset, count) => {
+        const t = Buffer.from(String(c.index));
+        return offset >= BigInt(t.length) ? t.subarray(0, 0) : t.subarray(Number(offset), Number(offset) + count);
+      },
+      write: (_offset, data, signal) => {
+        const r = this.ctl(c, tokenize(ctlText(data)), signal);
+        return r instanceof Promise ? r.then(() => data.length) : data.length;
+      },
+      clunk: () => this.decref(c),
+    };
+  }
+
+  private dataFile(c: Conv): OpenFile {
+    return {
+      read: (_offset, count, signal) => c.rq.read(count, signal),
+      write: (_offset, data, signal) => this.proto.write(c, data, signal),
+      clunk: () => this.decref(c),
+    };
+  }
+
+  private listen(c: Conv, signal: AbortSignal): MaybePromise<OpenFile> {
+    if (c.state !== 'Announced') throw new NinepError(Enotannounced);
+    const take = (call: Conv): OpenFile => this.ctlFile(call);
+    const ready = c.incall.shift();
+    if (ready) {
+      ready.queued = false;
+      ready.refs++;
+      return take(ready);
+    }
+    // Wait for a call; the pending listen holds a reference on the announcer.
+    c.refs++;
+    return new Promise<Conv>((resolve, reject) => {
+      const entry: { resolve: (c: Conv) => void; reject: (e: Error) => void } = { resolve, reject };
+      const onAbort = (): void => {
+        const i = c.listeners.indexOf(entry);
+        if (i >= 0) c.listeners.splice(i, 1);
+        reject(new Interrupted());
+      };
+      entry.resolve = (call: Conv) => { signal.removeEventListener('abort', onAbort); resolve(call); };
+      entry.reject = (e: Error) => { signal.removeEventListener('abort', onAbort); reject(e); };
+      signal.addEventListener('abort', onAbort, { once: true });
+      c.listeners.push(entry);
+    }).then(
+      (call) => {
+        this.decref(c);
+        return take(call);
+      },
+      (e: unknown) => {
+        this.decref(c);
+        throw e;
+      },
+    );
+  }
+
+  // ---- ctl ----
+
+  private ctl(c: Conv, f: string[], signal: AbortSignal): MaybePromise<void> {
+    if (f.length === 0) throw new NinepError('short control request');
+    switch (f[0]) {
+      case 'connect': return this.connect(c, f, signal);
+      case 'announce': return this.announce(c, f, signal);
+      case 'bind': return this.bind(c, f);
+      case 'ttl': c.ttl = f.length > 1 ? clampInt(f[1]!, 0, 255, 255) : 255; return;
+      case 'tos': c.tos = f.length > 1 ? clampInt(f[1]!, 0, 255, 0) : 0; return;
+      case 'ignoreadvice': c.ignoreadvice = true; return;
+      default: return this.proto.ctl(c, f, signal);
+    }
+  }
+
+  private connect(c: Conv, f: string[], signal: AbortSignal): MaybePromise<void> {
+    if (f.length < 2 || f.length > 3) throw new NinepError('bad args to connect');
+    if (!this.proto.connect) throw new NinepError('connect not supported');
+    if (c.state !== 'Idle') throw new NinepError(Einuse);
+    const remote = parseRemote(f[1]!);
+    const local = f.length === 3 ? this.parseLocal(f[2]!) : null;
+    c.state = 'Connecting';
+    c.raddr = remote.addr;
+    c.rport = remote.port;
+    c.restricted = remote.restricted;
+    if (local) {
+      c.laddr = local.addr ?? c.laddr;
+      c.lport = local.port;
+    }
+    return this.proto.connect(c, remote, local, signal).then(() => {
+      c.state = 'Connected';
+    });
+  }
+
+  private announce(c: Conv, f: string[], signal: AbortSignal): MaybePromise<void> {
+    if (f.length !== 2) throw new NinepError('bad args to announce');
+    if (!this.proto.announce) throw new NinepError('announce not supported');
+    if (c.state !== 'Idle') throw new NinepError(Einuse);
+    const local = this.parseLocal(f[1]!);
+    if (local.anyPort && c.owner !== this.ctx.eve) throw new NinepError(Eperm);
+    c.state = 'Announcing';
+    c.laddr = local.addr ?? c.laddr;
+    c.lport = local.port;
+    return this.proto.announce(c, local, signal).then(
+      () => { c.state = 'Announced'; },
+      (e: unknown) => {
+        // A failed announce leaves the conversation as it was.
+        if (c.state === 'Announcing') c.state = 'Idle';
+        throw e;
+      },
+    );
+  }
+
+  private bind(c: Conv, f: string[]): MaybePromise<void> {
+    if (f.length !== 2) throw new NinepError('bad args to bind');
+    const local = this.parseLocal(f[1]!);
+    if (local.addr) c.laddr = local.addr;
+    c.lport = local.port;
+    return this.proto.bind?.(c, local);
+  }
+
+  /** `[A!]P[!r]` (devip setladdrport). */
+  private parseLocal(s: string): LocalSpec {
+    let text = s;
+    const bang = text.indexOf('!');
+    if (bang >= 0 && text.slice(bang + 1) === 'r') text = text.slice(0, bang);
+    let addrText: string | null = null;
+    let portText = text;
+    const i = text.indexOf('!');
+    if (i >= 0) {
+      addrText = text.slice(0, i);
+      portText = text.slice(i + 1);
+      const j = portText.indexOf('!');
+      if (j >= 0) portText = portText.slice(0, j);
+    }
+    let addr = null;
+    if (addrText !== null && addrText !== '*') {
+      addr = parseIp(addrText);
+      if (!addr) throw new NinepError('bad ip address syntax');
+      if (!isUnspecified(addr) && !this.proto.isLocal(addr)) throw new NinepError('not a local IP address');
+      if (isUnspecified(addr)) addr = null;
+    }
+    if (portText === '*') return { addr, port: 0, anyPort: true };
+    if (!/^-?\d+$/.test(portText)) throw new NinepError('bad numeric port');
+    const port = Number(portText);
+    if (port > 65535) throw new NinepError('bad numeric port');
+    return { addr, port: port > 0 ? port : 0, anyPort: false };
+  }
+}
+
+/** `A!P[!r]` (devip setraddrport). */
+export function parseRemote(s: string): RemoteSpec {
+  const i = s.indexOf('!');
+  if (i < 0) throw new NinepError('malformed address');
+  const addr = parseIp(s.slice(0, i));
+  if (!addr) throw new NinepError('bad ip address syntax');
+  const rest = s.slice(i + 1);
+  const m = /^(\d+)(!.*)?$/.exec(rest);
+  if (!m) throw new NinepError('bad numeric port');
+  const port = Number(m[1]);
+  if (port > 65535) throw new NinepError('bad numeric port');
+  return { addr, port, restricted: (m[2] ?? '').split('!').includes('r') };
+}
+
+function clampInt(s: string, lo: number, hi: number, dflt: number): number {
+  const n = Number.parseInt(s, 10);
+  if (!Number.isFinite(n)) return dflt;
+  return Math.max(lo, Math.min(hi, n));
+}
+

@@ -1,0 +1,207 @@
+/**
+ * A conversation queue with Plan 9 qio semantics (plan9-net.md §3.5).
+ *
+ * Reads block while the queue is empty and not hung up, and return what is
+ * there up to the count: in stream mode bytes coalesce across writes; in
+ * datagram mode a read returns one message and a short read discards the
+ * rest of it. After a hangup queued data is still delivered; then, for the
+ * generic reason, reads return 0 bytes three times and fail from the
+ * fourth on; for any other reason reads fail with it at once.
+ *
+ * Bounded: `limit` bytes. In stream mode put() reports when the queue is
+ * over its limit so the producer can stop (and `onDrain` says when to go
+ * on); in datagram mode a message that does not fit is dropped.
+ */
+import { Interrupted, NinepError } from '../ninep/error.js';
+import type { MaybePromise } from '../ninep/node.js';
+
+export const Ehungup = 'i/o on hungup channel';
+
+interface Waiter {
+  count: number;
+  resolve: (b: Uint8Array) => void;
+  reject: (e: Error) => void;
+  signal: AbortSignal | undefined;
+  onAbort: () => void;
+}
+
+export class Queue {
+  private parts: Uint8Array[] = [];
+  private head = 0;
+  private bytes = 0;
+  private waiters: Waiter[] = [];
+  private hungup: string | null = null;
+  private eofReads = 0;
+  /** Datagrams dropped because the queue was full. */
+  dropped = 0;
+  onDrain: (() => void) | null = null;
+
+  constructor(readonly mode: 'stream' | 'datagram', readonly limit: number) {}
+
+  /** Bytes queued. */
+  get length(): number {
+    return this.bytes;
+  }
+
+  get isHungup(): boolean {
+    return this.hungup !== null;
+  }
+
+  /**
+   * Queue data (the queue keeps the reference; pass a copy if the buffer
+   * will be reused). Returns false when the producer should pause (stream)
+   * or the datagram was dropped.
+   */
+  put(data: Uint8Array): boolean {
+    if (this.hungup !== null) return false;
+    if (this.mode === 'datagram' && this.bytes + data.length > this.limit) {
+      this.dropped++;
+      return false;
+    }
+    // Hand data straight to a waiting reader when nothing is queued.
+    if (this.bytes === 0 && this.waiters.length > 0) {
+      const w = this.waiters.shift()!;
+      this.settle(w);
+      if (this.mode === 'datagram' || data.length <= w.count) {
+        w.resolve(data.length <= w.count ? data : data.subarray(0, w.count));
+        return true;
+      }
+      w.resolve(data.subarray(0, w.count));
+      data = data.subarray(w.count);
+    }
+    this.parts.push(data);
+    this.bytes += data.length;
+    this.wake();
+    return this.mode === 'datagram' || this.bytes < this.limit;
+  }
+
+  /** Read up to count bytes (one datagram in datagram mode). */
+  read(count: number, signal?: AbortSignal): MaybePromise<Uint8Array> {
+    if (this.bytes > 0 && this.waiters.length === 0) return this.take(count);
+    if (this.hungup !== null && this.bytes === 0) return this.eof();
+    if (signal?.aborted) throw new Interrupted();
+    return new Promise<Uint8Array>((resolve, reject) => {
+      const w: Waiter = {
+        count, resolve, reject, signal,
+        onAbort: () => {
+          const i = this.waiters.indexOf(w);
+          if (i >= 0) this.waiters.splice(i, 1);
+          reject(new Interrupted());
+        },
+      };
+      signal?.addEventListener('abort', w.onAbort, { once: true });
+      this.waiters.push(w);
+    });
+  }
+
+  /** Hang up with a reason (default: the generic one); queued data stays readable. */
+  hangup(reason: string = Ehungup): void {
+    if (this.hungup !== null) return;
+    this.hungup = reason;
+    this.wake();
+  }
+
+  /** Discard queued data and hang up with the generic reason (TCP Closed). */
+  close(): void {
+    this.parts = [];
+    this.head = 0;
+    this.bytes = 0;
+    this.hungup = null;
+    this.hangup(Ehungup);
+  }
+
+  /** The write side's check: throws the hangup reason if hung up. */
+  checkWritable(): void {
+    if (this.hungup !== null) throw new NinepError(this.hungup);
+  }
+
+  /** Make the queue usable again (conversation recycled). */
+  reset(): void {
+    for (const w of this.waiters.splice(0)) {
+      this.settle(w);
+      w.reject(new NinepError(Ehungup));
+    }
+    this.parts = [];
+    this.head = 0;
+    this.bytes = 0;
+    this.hungup = null;
+    this.eofReads = 0;
+    this.dropped = 0;
+    this.onDrain = null;
+  }
+
+  private eof(): Uint8Array {
+    if (this.hungup !== Ehungup) throw new NinepError(this.hungup!);
+    if (this.eofReads++ < 3) return new Uint8Array(0);
+    throw new NinepError(Ehungup);
+  }
+
+  private wake(): void {
+    while (this.waiters.length > 0 && (this.bytes > 0 || this.hungup !== null)) {
+      const w = this.waiters.shift()!;
+      this.settle(w);
+      if (this.bytes > 0) w.resolve(this.take(w.count));
+      else {
+        try {
+          w.resolve(this.eof());
+        } catch (e) {
+          w.reject(e as Error);
+        }
+      }
+    }
+  }
+
+  private settle(w: Waiter): void {
+    w.signal?.removeEventListener('abort', w.onAbort);
+  }
+
+  private take(count: number): Uint8Array {
+    const wasFull = this.bytes >= this.limit;
+    let out: Uint8Array;
+    if (this.mode === 'datagram') {
+      const d = this.parts[this.head]!;
+      this.parts[this.head++] = EMPTY;
+      this.bytes -= d.length;
+      out = d.length <= count ? d : d.subarray(0, count);
+    } else {
+      const first = this.parts[this.head]!;
+      if (first.length > count) {
+        out = first.subarray(0, count);
+        this.parts[this.head] = first.subarray(count);
+        this.bytes -= count;
+      } else {
+        // Coalesce whole parts up to count.
+        let n = 0;
+        let j = this.head;
+        while (j < this.parts.length && n + this.parts[j]!.length <= count) n += this.parts[j++]!.length;
+        if (j === this.head + 1) {
+          out = first;
+        } else {
+          const buf = Buffer.allocUnsafe(n);
+          let o = 0;
+          for (let k = this.head; k < j; k++) {
+            buf.set(this.parts[k]!, o);
+            o += this.parts[k]!.length;
+            this.parts[k] = EMPTY;
+          }
+          out = buf;
+        }
+        this.parts[this.head] = EMPTY;
+        this.head = j;
+        this.bytes -= n;
+      }
+    }
+    if (this.head > 64 && this.head * 2 > this.parts.length) {
+      this.parts = this.parts.slice(this.head);
+      this.head = 0;
+    }
+    if (this.head >= this.parts.length) {
+      this.parts = [];
+      this.head = 0;
+    }
+    if (wasFull && this.bytes < this.limit && this.onDrain) this.onDrain();
+    return out;
+  }
+}
+
+const EMPTY = new Uint8Array(0);

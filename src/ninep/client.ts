@@ -1,0 +1,385 @@
+/**
+ * A 9P2000/9P2000.u client: tags and fids, many requests in flight,
+ * cancellation by AbortSignal (Tflush), and path-level helpers.
+ *
+ * Every reply is validated (size ≤ msize, tag outstanding, type = T+1 or
+ * Rerror, read/write counts ≤ requested, walk qids ≤ names); a server that
+ * breaks the protocol has its connection closed and every pending call
+ * fails with "i/o on hungup channel".
+ *
+ * Cancellation (9p.md §6): on abort we send Tflush and keep both tags
+ * reserved until Rflush. If the original reply arrives first the call
+ * resolves with it (its effects happened); otherwise it rejects with
+ * Interrupted.
+ */
+import type { Readable, Writable } from 'node:stream';
+import { decode, encode } from './codec.js';
+import { decodeDirEntries } from './stat.js';
+import { FrameReader } from './framer.js';
+import { Interrupted, NinepError } from './error.js';
+import { dial, parseAddress } from './transport.js';
+import type { Address } from './transport.js';
+import {
+  IOHDRSZ, MAXWELEM, MsgType, NOFID, NOTAG, OREAD, OTRUNC, OWRITE, VERSION_9P2000, VERSION_9P2000U, nochangeDir,
+} from './types.js';
+import type { Dialect, Dir, Qid, RMessage, Rread, Rstat, Rwalk, Rwrite, Ropen, Rattach, Rversion, TMessage } from './types.js';
+
+export interface ClientOptions {
+  /** Proposed msize (default 64 KiB + IOHDRSZ). */
+  msize?: number;
+  version?: Dialect;
+  uname?: string;
+  aname?: string;
+}
+
+export const Ehungup = 'i/o on hungup channel';
+
+type Pending = {
+  expect: number;
+  resolve: (r: RMessage) => void;
+  reject: (e: Error) => void;
+  /** Tag of the Tflush sent for this request, if any. */
+  flushTag?: number;
+};
+
+// Distribute Omit over the union so each message keeps its own fields.
+type Untagged<T> = T extends unknown ? Omit<T, 'tag'> : never;
+
+export class Client {
+  msize: number;
+  dialect: Dialect;
+  /** The fid of the attach root. */
+  readonly rootFid = 0;
+  private readonly reader: FrameReader;
+  private readonly pending = new Map<number, Pending>();
+  private readonly freeTags: number[] = [];
+  private nextTag = 0;
+  private readonly freeFids: number[] = [];
+  private nextFid = 1;
+  private closedReason: string | null = null;
+  private readonly closeFns: ((reason: string) => void)[] = [];
+
+  private constructor(private readonly input: Readable, private readonly output: Writable, msize: number, dialect: Dialect) {
+    this.msize = msize;
+    this.dialect = dialect;
+    this.reader = new FrameReader(msize);
+    input.on('data', (chunk: Buffer) => {
+      const err = this.reader.push(chunk, (f) => this.onFrame(f));
+      if (err) this.hangup(`protocol error: ${err}`);
+    });
+    input.on('close', () => this.hangup('connection closed'));
+    input.on('end', () => this.hangup('connection closed'));
+    input.on('error', (e) => this.hangup(e.message));
+    output.on('error', (e) => this.hangup(e.message));
+  }
+
+  /** Dial a server address (`tcp!host!port`, `unix!/path`), negotiate and attach. */
+  static async dial(addr: string | Address, opts: ClientOptions = {}): Promise<Client> {
+    const a = typeof addr === 'string' ? parseAddress(addr) : addr;
+    if (a.kind === 'stdio') throw new Error('cannot dial stdin/stdout');
+    const s = await dial(a);
+    try {
+      return await Client.over(s, s, opts);
+    } catch (e) {
+      s.destroy();
+      throw e;
+    }
+  }
+
+  /** Negotiate and attach over an already connected stream pair. */
+  static async over(input: Readable, output: Writable = input as unknown as Writable, opts: ClientOptions = {}): Promise<Client> {
+    const want = opts.msize ?? 65536 + IOHDRSZ;
+    const c = new Client(input, output, want, opts.version ?? VERSION_9P2000);
+    const rv = (await c.rpcTagged({ type: MsgType.Tversion, tag: NOTAG, msize: want, version: c.dialect })) as Rversion;
+    if (rv.msize > want || rv.msize < 256) throw c.fatal(`bad Rversion msize ${rv.msize}`);
+    if (rv.version !== VERSION_9P2000 && rv.version !== VERSION_9P2000U) throw c.fatal(`server speaks ${rv.version}`);
+    c.msize = rv.msize;
+    c.reader.maxSize = rv.msize;
+    c.dialect = rv.version as Dialect;
+    await c.rpc<Rattach>({ type: MsgType.Tattach, fid: c.rootFid, afid: NOFID, uname: opts.uname ?? process.env.USER ?? 'none', aname: opts.aname ?? '' });
+    return c;
+  }
+
+  get closed(): boolean {
+    return this.closedReason !== null;
+  }
+
+  /** Called once when the connection is lost. */
+  onClose(fn: (reason: string) => void): void {
+    if (this.closedReason !== null) fn(this.closedReason);
+    else this.closeFns.push(fn);
+  }
+
+  /** Close the connection; pending calls fail. */
+  close(): void {
+    this.hangup('closed by client');
+    this.input.destroy?.();
+    if (this.output !== (this.input as unknown)) this.output.end?.();
+  }
+
+  /** Largest payload of one Tread/Twrite. */
+  get iounit(): number {
+    return this.msize - IOHDRSZ;
+  }
+
+  // ---- raw RPC ----
+
+  /** Send a T-message and wait for its reply. Rerror becomes a thrown NinepError. */
+  rpc<R extends RMessage>(t: Untagged<TMessage>, signal?: AbortSignal): Promise<R> {
+    const tag = this.allocTag();
+    return this.rpcTagged({ ...t, tag } as TMessage, signal) as Promise<R>;
+  }
+
+  private rpcTagged(t: TMessage, signal?: AbortSignal): Promise<RMessage> {
+    if (this.closedReason !== null) return Promise.reject(new NinepError(Ehungup));
+    if (signal?.aborted) {
+      this.freeTag(t.tag);
+      return Promise.reject(new Interrupted());
+    }
+    return new Promise<RMessage>((resolve, reject) => {
+      const p: Pending = { expect: t.type + 1, resolve, reject };
+      const onAbort = (): void => this.sendFlush(t.tag, p);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const cleanup = (): void => signal?.removeEventListener('abort', onAbort);
+      p.resolve = (r) => { cleanup(); resolve(r); };
+      p.reject = (e) => { cleanup(); reject(e); };
+      this.pending.set(t.tag, p);
+      this.output.write(encode(t, this.dialect));
+    });
+  }
+
+  private sendFlush(oldtag: number, p: Pending): void {
+    if (this.closedReason !== null || p.flushTag !== undefined || this.pending.get(oldtag) !== p) return;
+    const flushTag = this.allocTag();
+    p.flushTag = flushTag;
+    this.pending.set(flushTag, {
+      expect: MsgType.Rflush,
+      resolve: () => {
+        // Rflush: the original will never be answered (if it was, it has been delivered).
+        if (this.pending.get(oldtag) === p) {
+          this.pending.delete(oldtag);
+          p.reject(new Interrupted());
+        }
+        this.freeTag(oldtag);
+        this.freeTag(flushTag);
+      },
+      reject: () => {},
+    });
+    this.output.write(encode({ type: MsgType.Tflush, tag: flushTag, oldtag }, this.dialect));
+  }
+
+  private onFrame(frame: Buffer): void {
+    const r = decode(frame, this.dialect);
+    if (!r.ok) return this.hangup(`protocol error: ${r.error}`);
+    const m = r.msg as RMessage;
+    const p = this.pending.get(m.tag);
+    if (!p) return this.hangup(`protocol error: reply for unknown tag ${m.tag}`);
+    if (m.type !== p.expect && m.type !== MsgType.Rerror) return this.hangup(`protocol error: ${MsgType[m.type]} for tag ${m.tag}`);
+    this.pending.delete(m.tag);
+    // A flushed request's tag stays reserved until its Rflush arrives.
+    if (p.flushTag === undefined && m.type !== MsgType.Rflush && m.tag !== NOTAG) this.freeTag(m.tag);
+    if (m.type === MsgType.Rerror) p.reject(new NinepError(m.ename));
+    else p.resolve(m);
+  }
+
+  private hangup(reason: string): void {
+    if (this.closedReason !== null) return;
+    this.closedReason = reason;
+    const all = [...this.pending.values()];
+    this.pending.clear();
+    for (const p of all) p.reject(new NinepError(Ehungup));
+    for (const fn of this.closeFns.splice(0)) fn(reason);
+    this.input.destroy?.();
+  }
+
+  private fatal(msg: string): Error {
+    this.hangup(msg);
+    return new Error(msg);
+  }
+
+  private allocTag(): number {
+    const t = this.freeTags.pop();
+    if (t !== undefined) return t;
+    if (this.nextTag >= NOTAG) throw new Error('9P client: out of tags');
+    return this.nextTag++;
+  }
+
+  private freeTag(t: number): void {
+    if (t !== NOTAG) this.freeTags.push(t);
+  }
+
+  allocFid(): number {
+    const f = this.freeFids.pop();
+    if (f !== undefined) return f;
+    if (this.nextFid >= NOFID) throw new Error('9P client: out of fids');
+    return this.nextFid++;
+  }
+
+  private freeFid(f: number): void {
+    if (f !== this.rootFid) this.freeFids.push(f);
+  }
+
+  // ---- fid-level operations ----
+
+  /**
+   * Walk from `from` (default: the root) along a slash-separated path into a
+   * fresh fid. Walks in chunks of ≤ 16 names, each into a fresh fid.
+   */
+  async walk(path: string, from = this.rootFid, signal?: AbortSignal): Promise<number> {
+    const names = path.split('/').filter((n) => n !== '' && n !== '.');
+    let cur = from;
+    let i = 0;
+    do {
+      const chunk = names.slice(i, i + MAXWELEM);
+      const newfid = this.allocFid();
+      let r: Rwalk;
+      try {
+        r = await this.rpc<Rwalk>({ type: MsgType.Twalk, fid: cur, newfid, wnames: chunk }, signal);
+      } catch (e) {
+        this.freeFid(newfid);
+        if (cur !== from) await this.clunk(cur);
+        throw e;
+      }
+      if (r.qids.length > chunk.length) throw this.fatal('protocol error: Rwalk with more qids than names');
+      if (r.qids.length < chunk.length) {
+        this.freeFid(newfid);
+        if (cur !== from) await this.clunk(cur);
+        throw new NinepError('file does not exist');
+      }
+      if (cur !== from) await this.clunk(cur);
+      cur = newfid;
+      i += MAXWELEM;
+    } while (i < names.length);
+    return cur;
+  }
+
+  async clunk(fid: number): Promise<void> {
+    try {
+      await this.rpc({ type: MsgType.Tclunk, fid });
+    } catch {
+      // The fid is gone whatever the reply (clunk(5)).
+    } finally {
+      this.freeFid(fid);
+    }
+  }
+
+  /** Open a path; the returned File owns its fid. */
+  async open(path: string, mode = OREAD, signal?: AbortSignal): Promise<File> {
+    const fid = await this.walk(path, this.rootFid, signal);
+    try {
+      const r = await this.rpc<Ropen>({ type: MsgType.Topen, fid, mode }, signal);
+      const iounit = r.iounit > 0 && r.iounit <= this.iounit ? r.iounit : this.iounit;
+      return new File(this, fid, r.qid, iounit);
+    } catch (e) {
+      await this.clunk(fid);
+      throw e;
+    }
+  }
+
+  async stat(path: string): Promise<Dir> {
+    const fid = await this.walk(path);
+    try {
+      return (await this.rpc<Rstat>({ type: MsgType.Tstat, fid })).stat;
+    } finally {
+      await this.clunk(fid);
+    }
+  }
+
+  async wstat(path: string, changes: Partial<Dir>): Promise<void> {
+    const fid = await this.walk(path);
+    try {
+      await this.rpc({ type: MsgType.Twstat, fid, stat: { ...nochangeDir(), ...changes } });
+    } finally {
+      await this.clunk(fid);
+    }
+  }
+
+  /** The entries of a directory. */
+  async ls(path: string): Promise<Dir[]> {
+    const f = await this.open(path, OREAD);
+    try {
+      const out: Dir[] = [];
+      for (;;) {
+        const buf = await f.read(this.iounit);
+        if (buf.length === 0) return out;
+        const r = decodeDirEntries(buf, this.dialect);
+        if (!r.ok) throw new NinepError(`bad directory entry: ${r.error}`);
+        out.push(...r.dirs);
+      }
+    } finally {
+      await f.close();
+    }
+  }
+
+  /** Read a whole file (until a 0-byte read). */
+  async readFile(path: string): Promise<Buffer> {
+    const f = await this.open(path, OREAD);
+    try {
+      return await f.readAll();
+    } finally {
+      await f.close();
+    }
+  }
+
+  /** Open OWRITE|OTRUNC and write data (like plan9port `9p write`). */
+  async writeFile(path: string, data: Uint8Array | string): Promise<void> {
+    const f = await this.open(path, OWRITE | OTRUNC);
+    try {
+      await f.write(typeof data === 'string' ? Buffer.from(data) : data);
+    } finally {
+      await f.close();
+    }
+  }
+}
+
+/** An open fid. Reads and writes advance `offset`; stream files ignore it. */
+export class File {
+  offset = 0n;
+  private closed = false;
+
+  constructor(readonly client: Client, readonly fid: number, readonly qid: Qid, readonly iounit: number) {}
+
+  /** One Tread of at most `count` bytes (default iounit). */
+  async read(count = this.iounit, signal?: AbortSignal, offset = this.offset): Promise<Buffer> {
+    const n = Math.min(count, this.iounit);
+    const r = await this.client.rpc<Rread>({ type: MsgType.Tread, fid: this.fid, offset, count: n }, signal);
+    if (r.data.length > n) throw new NinepError('protocol error: Rread longer than asked');
+    this.offset = offset + BigInt(r.data.length);
+    return Buffer.from(r.data.buffer, r.data.byteOffset, r.data.length);
+  }
+
+  /** Read until a 0-byte read. */
+  async readAll(signal?: AbortSignal): Promise<Buffer> {
+    const parts: Buffer[] = [];
+    for (;;) {
+      const b = await this.read(this.iounit, signal);
+      if (b.length === 0) return Buffer.concat(parts);
+      parts.push(b);
+    }
+  }
+
+  /** Write all of data in iounit-sized Twrites; a short or zero count is an error. */
+  async write(data: Uint8Array | string, signal?: AbortSignal): Promise<number> {
+    const buf = typeof data === 'string' ? Buffer.from(data) : data;
+    let done = 0;
+    do {
+      const chunk = buf.subarray(done, done + this.iounit);
+      const r = await this.client.rpc<Rwrite>({ type: MsgType.Twrite, fid: this.fid, offset: this.offset, data: chunk }, signal);
+      if (r.count > chunk.length) throw new NinepError('protocol error: Rwrite count larger than asked');
+      if (r.count === 0 && chunk.length > 0) throw new NinepError('short write');
+      done += r.count;
+      this.offset += BigInt(r.count);
+    } while (done < buf.length);
+    return done;
+  }
+
+  async stat(): Promise<Dir> {
+    return (await this.client.rpc<Rstat>({ type: MsgType.Tstat, fid: this.fid })).stat;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.client.clunk(this.fid);
+  }
+}
