@@ -79,7 +79,7 @@ class Fid {
   clunked = false;
   released = false;
 
-  constructor(path: Node[], readonly user: string) {
+  constructor(path: Node[], readonly user: string, readonly nUname: number) {
     this.path = path;
   }
   get node(): Node {
@@ -134,6 +134,8 @@ export class Connection {
   private readonly reader = new FrameReader(PREVERSION_MAX);
   private corked = false;
   private paused = false;
+  /** Frames read while paused; at most one socket chunk's worth. */
+  private backlog: Buffer[] = [];
   private readonly onCloseFns: (() => void)[] = [];
 
   constructor(
@@ -169,10 +171,21 @@ export class Connection {
     if (this.closed) return;
     this.closed = true;
     if (reason && reason !== 'client closed') this.host.log(`${this.label}: ${reason}`);
+    this.backlog = [];
     this.resetState();
     this.input.removeAllListeners('data');
-    this.input.destroy?.();
-    if (this.output !== (this.input as unknown)) this.output.end?.();
+    this.input.pause();
+    // Write what is queued (an Rerror explaining the hangup), then close.
+    if (this.corked) {
+      this.corked = false;
+      this.output.uncork();
+    }
+    const sock = this.output as Writable & { destroySoon?: () => void };
+    if (typeof sock.destroySoon === 'function') sock.destroySoon();
+    else {
+      this.output.end?.();
+      if (this.output !== (this.input as unknown)) this.input.destroy?.();
+    }
     for (const fn of this.onCloseFns.splice(0)) fn();
   }
 
@@ -187,6 +200,16 @@ export class Connection {
 
   private onFrame(frame: Buffer): void {
     if (this.closed) return;
+    // Over the in-flight bound: hold the rest of this chunk until requests finish.
+    if (this.paused) {
+      this.backlog.push(frame);
+      return;
+    }
+    this.handleFrame(frame);
+    this.maybePause();
+  }
+
+  private handleFrame(frame: Buffer): void {
     const r = decode(frame, this.dialect ?? VERSION_9P2000);
     if (!r.ok) {
       if (r.tag < 0) return this.close(`disconnected: ${r.error}`);
@@ -292,7 +315,11 @@ export class Connection {
     if (!this.paused || this.closed) return;
     if (this.reqs.size < this.limits.maxInflight / 2 && this.output.writableLength <= this.limits.maxQueuedReplyBytes / 2) {
       this.paused = false;
-      this.input.resume();
+      while (this.backlog.length > 0 && !this.paused && !this.closed) {
+        this.handleFrame(this.backlog.shift()!);
+        this.maybePause();
+      }
+      if (!this.paused && !this.closed) this.input.resume();
     }
   }
 
@@ -349,11 +376,11 @@ export class Connection {
     return f;
   }
 
-  private newFid(n: number, path: Node[], user: string): Fid {
+  private newFid(n: number, path: Node[], user: string, nUname: number): Fid {
     if (n === NOFID) throw new NinepError(Ebadfid);
     if (this.fids.has(n)) throw new NinepError(Efidinuse);
     if (this.fids.size >= this.limits.maxFids) throw new NinepError(Etoomanyfids);
-    const f = new Fid(path, user);
+    const f = new Fid(path, user, nUname);
     this.fids.set(n, f);
     return f;
   }
@@ -405,7 +432,7 @@ export class Connection {
     if (this.fids.has(m.fid)) throw new NinepError(Efidinuse);
     const root = this.host.root(m.aname, uname);
     if (!root) throw new NinepError(Enotfound);
-    this.newFid(m.fid, [root], uname);
+    this.newFid(m.fid, [root], uname, m.nUname ?? NOCHANGE32);
     return { type: MsgType.Rattach, tag: m.tag, qid: root.qid };
   }
 
@@ -428,7 +455,7 @@ export class Connection {
         if (!this.fids.has(m.fid)) throw new NinepError(Ebadfid);
         fid.path = path;
       } else {
-        this.newFid(m.newfid, path, fid.user);
+        this.newFid(m.newfid, path, fid.user, fid.nUname);
       }
       return { type: MsgType.Rwalk, tag: m.tag, qids };
     };
@@ -527,7 +554,7 @@ export class Connection {
         const offsets: number[] = [];
         let off = 0;
         for (const k of list) {
-          const e = encodeStat(this.fixStat(k.stat()), this.dialect!);
+          const e = encodeStat(this.fixStat(k.stat(), fid), this.dialect!);
           entries.push(e);
           offsets.push(off);
           off += e.length;
@@ -593,7 +620,7 @@ export class Connection {
 
   private stat(m: Tstat): RMessage {
     const fid = this.fid(m.fid);
-    return { type: MsgType.Rstat, tag: m.tag, stat: this.fixStat(fid.node.stat()) };
+    return { type: MsgType.Rstat, tag: m.tag, stat: this.fixStat(fid.node.stat(), fid) };
   }
 
   private wstat(_req: Request, m: Twstat): MaybePromise<RMessage> {
@@ -613,14 +640,20 @@ export class Connection {
     return r instanceof Promise ? r.then(() => ok) : ok;
   }
 
-  /** Dialect-specific stat fields. */
-  private fixStat(d: Dir): Dir {
+  /**
+   * Dialect-specific stat fields. In 9P2000.u Linux takes inode owners from
+   * n_uid/n_gid: numeric names are used as they are; other owners (network,
+   * the host owner) are reported as the attaching user's number, because an
+   * unknown uid (~0) would take away root's permission override in the
+   * guest and make every O_CREAT open (shell `>`) fail.
+   */
+  private fixStat(d: Dir, fid: Fid): Dir {
     if (this.dialect !== VERSION_9P2000U) {
       if (d.extension === undefined) return d;
       const { extension: _e, nUid: _u, nGid: _g, nMuid: _m, ...plain } = d;
       return plain;
     }
-    const num = (s: string): number => (/^\d{1,9}$/.test(s) ? Number(s) : NOCHANGE32);
+    const num = (s: string): number => (/^\d{1,9}$/.test(s) ? Number(s) : fid.nUname);
     return {
       ...d,
       extension: d.extension ?? '',
