@@ -34,6 +34,11 @@ export interface ClientOptions {
 
 export const Ehungup = 'i/o on hungup channel';
 
+/** size[4] type[1] tag[2] fid[4] offset[8] count[4] */
+const TWRITE_HEADER = 23;
+/** Payloads at least this large are written without copying them into the frame. */
+const ZERO_COPY_MIN = 16 * 1024;
+
 type Pending = {
   expect: number;
   resolve: (r: RMessage) => void;
@@ -144,8 +149,27 @@ export class Client {
       p.resolve = (r) => { cleanup(); resolve(r); };
       p.reject = (e) => { cleanup(); reject(e); };
       this.pending.set(t.tag, p);
-      this.output.write(encode(t, this.dialect));
+      this.send(t);
     });
+  }
+
+  /** Write a message; a large Twrite goes out as header + payload without copying the payload. */
+  private send(t: TMessage): void {
+    if (t.type === MsgType.Twrite && t.data.length >= ZERO_COPY_MIN) {
+      const h = Buffer.allocUnsafe(TWRITE_HEADER);
+      h.writeUInt32LE(TWRITE_HEADER + t.data.length, 0);
+      h[4] = MsgType.Twrite;
+      h.writeUInt16LE(t.tag, 5);
+      h.writeUInt32LE(t.fid, 7);
+      h.writeBigUInt64LE(t.offset, 11);
+      h.writeUInt32LE(t.data.length, 19);
+      this.output.cork();
+      this.output.write(h);
+      this.output.write(t.data);
+      this.output.uncork();
+      return;
+    }
+    this.output.write(encode(t, this.dialect));
   }
 
   private sendFlush(oldtag: number, p: Pending): void {

@@ -193,7 +193,15 @@ export class Connection {
 
   private onData(chunk: Buffer): void {
     if (this.closed) return;
+    // Replies answered while this chunk is processed leave in one writev;
+    // replies that come later are written at once.
+    this.corked = true;
+    this.output.cork();
     const err = this.reader.push(chunk, (frame) => this.onFrame(frame));
+    if (this.corked) {
+      this.corked = false;
+      this.output.uncork();
+    }
     if (err) this.close(`disconnected: ${err}`);
     else this.maybePause();
   }
@@ -290,17 +298,7 @@ export class Connection {
   private send(r: RMessage): void {
     if (this.closed) return;
     if (this.host.trace) this.host.log(`${this.label} -> ${fmt(r)}`);
-    const buf = encode(r, this.dialect ?? VERSION_9P2000);
-    // Coalesce the replies of one tick into one writev.
-    if (!this.corked && typeof this.output.cork === 'function') {
-      this.corked = true;
-      this.output.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.output.uncork();
-      });
-    }
-    this.output.write(buf);
+    this.output.write(encode(r, this.dialect ?? VERSION_9P2000));
   }
 
   private maybePause(): void {
