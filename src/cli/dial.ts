@@ -6,11 +6,11 @@ import { dial } from './netcall.js';
 import type { Call } from './netcall.js';
 
 /** Copy a conversation's data to a stream until EOF (a 0-byte read). */
-export async function pumpOut(call: Call, out: NodeJS.WritableStream): Promise<void> {
+export async function pumpOut(call: Call, out: NodeJS.WritableStream, signal?: AbortSignal): Promise<void> {
   for (;;) {
     let b: Buffer;
     try {
-      b = await call.data.read();
+      b = await call.data.read(call.data.iounit, signal);
     } catch {
       return;
     }

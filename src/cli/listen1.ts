@@ -17,9 +17,13 @@ async function serveCall(call: Call, cmd: string, args: string[], verbose: boole
   const done = new Promise<void>((r) => child.once('close', () => r()));
   child.on('error', (e) => console.error(`9net listen1: ${cmd}: ${e.message}`));
   child.stdin.on('error', () => {});
-  void pumpOut(call, child.stdin).finally(() => child.stdin.end());
+  // When the command exits the call ends, as when its fds close in Plan 9:
+  // flush the read still waiting on the call (it holds the data fid).
+  const stop = new AbortController();
+  void pumpOut(call, child.stdin, stop.signal).finally(() => child.stdin.end());
   void pumpIn(call, child.stdout).catch(() => {});
   await done;
+  stop.abort();
   await call.data.close().catch(() => {});
   await call.ctl.close().catch(() => {});
 }
@@ -34,6 +38,8 @@ export function addListen1(program: Command): void {
     .option('-a, --address <addr>', addressHelp)
     .option('-u, --user <name>', 'user name to attach as')
     .option('-v, --verbose', 'log each call on stderr')
+    // Options after CMD belong to it.
+    .passThroughOptions()
     .action(async (dialstring: string, cmd: string, args: string[], o: ClientFlags & { verbose?: boolean }) => {
       try {
         const c = await connect(o);

@@ -14,6 +14,8 @@ program
   .name('9net')
   .description('A 9P file server presenting a Plan 9 style /net')
   .showHelpAfterError('(9net --help for usage)')
+  // Lets listen1 pass options after CMD to it (listen1 ... sh -c '...').
+  .enablePositionalOptions()
   .exitOverride();
 addServe(program);
 addNinep(program);

@@ -1,5 +1,6 @@
 /** `9net serve`: serve /net over 9P. */
 import type { Command } from 'commander';
+import type { AddressInfo } from 'node:net';
 import { hostNet } from '../host/backend.js';
 import { Server } from '../ninep/server.js';
 import { DEFAULT_ADDRESS, formatAddress, parseAddress } from '../ninep/transport.js';
@@ -32,8 +33,10 @@ export function addServe(program: Command): void {
           const c = server.serve(process.stdin, process.stdout, 'stdio');
           c.onClose(() => process.exit(0));
         } else {
-          await server.listen(a);
-          console.error(`9net: serving /net (host sockets) on ${formatAddress(a)}`);
+          const srv = await server.listen(a);
+          // Report the port actually bound (port 0 asks the OS for one).
+          const bound = a.kind === 'tcp' ? { ...a, port: (srv.address() as AddressInfo).port } : a;
+          console.error(`9net: serving /net (host sockets) on ${formatAddress(bound)}`);
         }
       }
       const stop = (): void => {

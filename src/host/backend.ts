@@ -57,7 +57,6 @@ export function hostNet(opts: HostNetOptions): HostNet {
     haveFamily: (v4) => ifcs.list().some((i) => i.addrs.some((a) => isV4(a.ip) === v4)),
     services: ServiceTable.builtin(),
   });
-  const csNode = cs.node();
-  const root = netRoot(opts.eve, () => [tcpDir.node, udpDir.node, ipifc.node, csNode]);
+  const root = netRoot(opts.eve, (user) => [tcpDir.node, udpDir.node, ipifc.node, cs.node(user)]);
   return { root, tcp, udp, tcpDir, udpDir };
 }

@@ -73,7 +73,8 @@ export class HostTcp implements Proto {
     const p = ptcl(c);
     p.tcpState = 'Syn_sent';
     this.count('ActiveOpens');
-    const tryPort = (localPort: number | undefined): Promise<net.Socket> =>
+    // null: the pending connect was hung up (see onClose).
+    const tryPort = (localPort: number | undefined): Promise<net.Socket | null> =>
       new Promise((resolve, reject) => {
         const opts: net.TcpNetConnectOpts = {
           host: toNodeAddress(remote.addr),
@@ -93,18 +94,30 @@ export class HostTcp implements Proto {
           reject(new NinepError('interrupted'));
         };
         signal.addEventListener('abort', onAbort, { once: true });
+        // `hangup` destroyed the pending connect: as in 9front's localclose
+        // (Fsconnected with no reason) the connect returns and the
+        // conversation is closed.
+        const onClose = (): void => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(null);
+        };
+        s.once('close', onClose);
         s.once('connect', () => {
           signal.removeEventListener('abort', onAbort);
+          s.off('close', onClose);
           s.removeAllListeners('error');
           resolve(s);
         });
         s.once('error', (e) => {
           signal.removeEventListener('abort', onAbort);
+          s.off('close', onClose);
           s.destroy();
           reject(e);
         });
       });
-    const attempt = async (): Promise<net.Socket> => {
+    const attempt = async (): Promise<net.Socket | null> => {
+      // Node refuses port 0 outright; the peer's stack would answer RST.
+      if (remote.port === 0) throw new NinepError('connection refused');
       if (local?.port) return tryPort(local.port);
       if (!remote.restricted) return tryPort(undefined);
       // !r: a restricted local port, 600–1023, first free.
@@ -121,6 +134,7 @@ export class HostTcp implements Proto {
     return attempt().then(
       (s) => {
         p.connecting = null;
+        if (s === null) return;
         if (c.ptcl !== p) {
           // The conversation was closed while connecting.
           s.destroy();
@@ -152,12 +166,16 @@ export class HostTcp implements Proto {
       if (!c.rq.put(chunk)) s.pause();
     });
     c.rq.onDrain = () => s.resume();
+    // After close or hangup (p.sock no longer s) the socket may linger;
+    // its events must not touch the conversation, which may be recycled.
     s.on('end', () => {
+      if (p.sock !== s) return;
       // Peer FIN: queued data, then EOF. Writing is still allowed (Close_wait).
       if (p.tcpState === 'Established') p.tcpState = 'Close_wait';
       c.rq.hangup();
     });
     s.on('error', (e: NodeJS.ErrnoException) => {
+      if (p.sock !== s) return;
       if (e.code === 'ECONNRESET') this.count('EstabResets');
       // A reset: unread data is discarded, readers see EOF.
       c.rq.close();

@@ -61,6 +61,7 @@ export class HostUdp implements Proto {
   dir!: ProtoDir;
   private inDatagrams = 0;
   private inErrors = 0;
+  private noPorts = 0;
   private outDatagrams = 0;
   liveSockets = 0;
 
@@ -95,6 +96,8 @@ export class HostUdp implements Proto {
   }
 
   async connect(c: Conv, remote: RemoteSpec, local: LocalSpec | null, signal: AbortSignal): Promise<void> {
+    // Plan 9 accepts port 0; the host cannot send there (EINVAL).
+    if (remote.port === 0) throw new NinepError(plan9Error({ code: 'EINVAL' }));
     const six = !isV4(remote.addr);
     const sh = await this.open(six, local, signal);
     const p = ptcl(c);
@@ -151,7 +154,10 @@ export class HostUdp implements Proto {
     this.inDatagrams++;
     const from = fromNodeAddress(rinfo.address);
     if (!from) { this.inErrors++; return; }
-    if (c.headers) {
+    // Once c is closed (and perhaps recycled) it no longer announces on sh;
+    // only the per-peer conversations still open on sh get datagrams.
+    const announcer = (c.ptcl as UdpConv | null)?.shared === sh;
+    if (announcer && c.headers) {
       const local = this.localFor(c, from);
       const h = Buffer.allocUnsafe(UDP_HEADER + msg.length);
       h.set(from, 0);
@@ -169,6 +175,7 @@ export class HostUdp implements Proto {
       known.rq.put(msg);
       return;
     }
+    if (!announcer) { this.noPorts++; return; }
     if (sh.peers.size >= MAX_PEERS) { this.inErrors++; return; }
     const call = this.dir.newCall(c, (nc) => {
       const np = ptcl(nc);
@@ -211,6 +218,9 @@ export class HostUdp implements Proto {
       return this.send(sh, data.subarray(UDP_HEADER), rport, sockAddr(raddr, sh.six), data.length);
     }
     if (p.peerKey !== null) return this.send(sh, data, c.rport, sockAddr(c.raddr, sh.six), data.length);
+    // An announcer without headers has no destination: Plan 9 routes the
+    // datagram nowhere and the write succeeds.
+    if (c.rport === 0) return data.length;
     return this.send(sh, data, undefined, undefined, data.length);
   }
 
@@ -241,7 +251,7 @@ export class HostUdp implements Proto {
   }
 
   stats(): string {
-    return `InDatagrams: ${this.inDatagrams}\nNoPorts: 0\nInErrors: ${this.inErrors}\nOutDatagrams: ${this.outDatagrams}\n`;
+    return `InDatagrams: ${this.inDatagrams}\nNoPorts: ${this.noPorts}\nInErrors: ${this.inErrors}\nOutDatagrams: ${this.outDatagrams}\n`;
   }
 }
 

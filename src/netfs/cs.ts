@@ -30,7 +30,7 @@ export interface CsOptions {
   /** Whether any interface has an address of this family (9front drops the others). */
   haveFamily(v4: boolean): boolean;
   services: ServiceTable;
-  /** Owner shown for the file: the attaching user, as cs does. */
+  /** Where answers say the clone files are (default /net). */
   mountpoint?: string;
 }
 
@@ -76,10 +76,11 @@ export class ServiceTable {
 export class ConnectionServer {
   constructor(private readonly opts: CsOptions) {}
 
-  node(): Node {
+  /** The file as `user` sees it: cs shows it owned by the attaching user. */
+  node(user = 'network'): Node {
     return new SynthFile(
       qid(QTFILE, QSPACE_CS | 1n),
-      () => ({ name: 'cs', uid: 'network', mode: 0o666 }),
+      () => ({ name: 'cs', uid: user, mode: 0o666 }),
       () => this.open(),
     );
   }
@@ -92,8 +93,17 @@ export class ConnectionServer {
       write: (_off, data) => {
         if (busy) throw new NinepError('query already in progress');
         if (data.length > MAX_QUERY) throw new NinepError('request too long');
+        // Start with a clean slate (cs.c cleanmf): a failed query leaves no answers.
+        answers = [];
+        next = 0;
         busy = true;
-        const r = this.translate(ctlText(data));
+        let r: MaybePromise<string[]>;
+        try {
+          r = this.translate(ctlText(data));
+        } catch (e) {
+          busy = false;
+          throw e;
+        }
         const done = (a: string[]): number => {
           busy = false;
           answers = a;

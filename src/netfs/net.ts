@@ -5,6 +5,6 @@
 import type { Node } from '../ninep/node.js';
 import { Q, SynthDir, ipQid } from './tree.js';
 
-export function netRoot(eve: string, parts: () => Node[]): SynthDir {
-  return new SynthDir(ipQid(Q.topdir), () => ({ name: '/', uid: eve, gid: eve, mode: 0o555 }), () => parts());
+export function netRoot(eve: string, parts: (user: string) => Node[]): SynthDir {
+  return new SynthDir(ipQid(Q.topdir), () => ({ name: '/', uid: eve, gid: eve, mode: 0o555 }), (user) => parts(user));
 }

@@ -47,6 +47,11 @@ export class Queue {
     return this.hungup !== null;
   }
 
+  /** Something (perhaps an empty datagram) waits to be read. */
+  private get hasData(): boolean {
+    return this.head < this.parts.length;
+  }
+
   /**
    * Queue data (the queue keeps the reference; pass a copy if the buffer
    * will be reused). Returns false when the producer should pause (stream)
@@ -54,12 +59,14 @@ export class Queue {
    */
   put(data: Uint8Array): boolean {
     if (this.hungup !== null) return false;
+    // An empty datagram is a message (an empty read); empty stream data is nothing.
+    if (this.mode === 'stream' && data.length === 0) return this.bytes < this.limit;
     if (this.mode === 'datagram' && this.bytes + data.length > this.limit) {
       this.dropped++;
       return false;
     }
     // Hand data straight to a waiting reader when nothing is queued.
-    if (this.bytes === 0 && this.waiters.length > 0) {
+    if (!this.hasData && this.waiters.length > 0) {
       const w = this.waiters.shift()!;
       this.settle(w);
       if (this.mode === 'datagram' || data.length <= w.count) {
@@ -77,8 +84,8 @@ export class Queue {
 
   /** Read up to count bytes (one datagram in datagram mode). */
   read(count: number, signal?: AbortSignal): MaybePromise<Uint8Array> {
-    if (this.bytes > 0 && this.waiters.length === 0) return this.take(count);
-    if (this.hungup !== null && this.bytes === 0) return this.eof();
+    if (this.hasData && this.waiters.length === 0) return this.take(count);
+    if (this.hungup !== null && !this.hasData) return this.eof();
     if (signal?.aborted) throw new Interrupted();
     return new Promise<Uint8Array>((resolve, reject) => {
       const w: Waiter = {
@@ -137,10 +144,10 @@ export class Queue {
   }
 
   private wake(): void {
-    while (this.waiters.length > 0 && (this.bytes > 0 || this.hungup !== null)) {
+    while (this.waiters.length > 0 && (this.hasData || this.hungup !== null)) {
       const w = this.waiters.shift()!;
       this.settle(w);
-      if (this.bytes > 0) w.resolve(this.take(w.count));
+      if (this.hasData) w.resolve(this.take(w.count));
       else {
         try {
           w.resolve(this.eof());

@@ -1,0 +1,268 @@
+/**
+ * The 9net command end to end (needs dist/, built by `tsc -p .` before the
+ * tests): `9net serve` on a loopback port chosen by the OS, then the
+ * plan9port-style `9p` subcommands, `dial` and `listen1` against it, their
+ * --help, and one-line errors with a non-zero exit.
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import * as net from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const MAIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+const children = new Set<ChildProcessWithoutNullStreams>();
+const servers: net.Server[] = [];
+const sockets: net.Socket[] = [];
+
+interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function start(args: string[]): ChildProcessWithoutNullStreams {
+  const p = spawn(process.execPath, [MAIN, ...args], { stdio: 'pipe' });
+  children.add(p);
+  p.once('exit', () => children.delete(p));
+  return p;
+}
+
+/** Run 9net to completion with `input` on its standard input. */
+function run(args: string[], input = ''): Promise<Result> {
+  const p = start(args);
+  let stdout = '';
+  let stderr = '';
+  p.stdout.on('data', (b: Buffer) => { stdout += b.toString(); });
+  p.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
+  p.stdin.on('error', () => {});
+  p.stdin.end(input);
+  return new Promise((resolve) => p.once('close', (code) => resolve({ code, stdout, stderr })));
+}
+
+/** Wait for a line on a child's stderr matching re. */
+function stderrLine(p: ChildProcessWithoutNullStreams, re: RegExp): Promise<RegExpExecArray> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const onData = (b: Buffer): void => {
+      buf += b.toString();
+      const m = re.exec(buf);
+      if (m) {
+        p.stderr.off('data', onData);
+        resolve(m);
+      }
+    };
+    p.stderr.on('data', onData);
+    p.once('exit', (code) => reject(new Error(`exited ${code} before printing ${re}: ${buf}`)));
+  });
+}
+
+async function localServer(onConn: (s: net.Socket) => void): Promise<number> {
+  const s = net.createServer((c) => {
+    c.on('error', () => {});
+    sockets.push(c);
+    onConn(c);
+  });
+  servers.push(s);
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  return (s.address() as net.AddressInfo).port;
+}
+
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+/** Connect to 127.0.0.1:port, send `send`, and collect what arrives until the server ends. */
+function converse(port: number, send: string, endAfterSend = false): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1');
+    sockets.push(s);
+    let got = '';
+    s.on('data', (b: Buffer) => { got += b.toString(); });
+    s.once('connect', () => {
+      if (send) s.write(send);
+      if (endAfterSend) s.end();
+    });
+    s.once('end', () => resolve(got));
+    s.once('error', reject);
+  });
+}
+
+let A = '';
+
+beforeAll(async () => {
+  const serve = start(['serve', '-l', 'tcp!127.0.0.1!0']);
+  const m = await stderrLine(serve, /serving \/net \(host sockets\) on tcp!127\.0\.0\.1!(\d+)/);
+  expect(Number(m[1])).toBeGreaterThan(0);
+  A = `tcp!127.0.0.1!${m[1]}`;
+});
+
+afterAll(async () => {
+  for (const s of sockets) s.destroy();
+  for (const s of servers) s.close();
+  const exits = [...children].map((p) => new Promise((r) => p.once('exit', r)));
+  for (const p of children) p.kill('SIGTERM');
+  await Promise.all(exits);
+});
+
+describe('9net 9p', () => {
+  it('ls lists the root', async () => {
+    const r = await run(['9p', '-a', A, 'ls', '/']);
+    expect(r.code).toBe(0);
+    expect(r.stdout.split('\n').filter((l) => l)).toEqual(['tcp', 'udp', 'ipifc', 'cs']);
+  });
+
+  it('ls -l prints plan9port\'s long format', async () => {
+    const r = await run(['9p', '-a', A, 'ls', '-l', '/tcp']);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.split('\n').filter((l) => l);
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^--rw-rw-rw- M 0 network \S+ 0 \w{3} [ \d]\d [ \d]\d:\d\d clone$|^--rw-rw-rw- M 0 network \S+ 0 \w{3} [ \d]\d +\d{4} clone$/);
+    expect(lines[1]).toMatch(/^--r--r--r-- M 0 network \S+ 0 .* stats$/);
+  });
+
+  it('stat prints plan9port\'s %D', async () => {
+    const file = await run(['9p', '-a', A, 'stat', '/tcp/clone']);
+    expect(file.code).toBe(0);
+    expect(file.stdout).toMatch(/^'clone' 'network' '\S+' 'network' q \(0000000000020009 0 \) m 0666 at \d+ mt \d+ l 0 t 0 d 0\n$/);
+    const dir = await run(['9p', '-a', A, 'stat', '/tcp']);
+    expect(dir.stdout).toMatch(/^'tcp' 'network' '\S+' 'network' q \(0000000000020008 0 d\) m 020000000555 at \d+ mt \d+ l 0 t 0 d 0\n$/);
+  });
+
+  it('read prints a file; reading cs without a query prints nothing', async () => {
+    const stats = await run(['9p', '-a', A, 'read', '/tcp/stats']);
+    expect(stats.code).toBe(0);
+    expect(stats.stdout).toMatch(/^MaxConn: \d+\n/);
+    const cs = await run(['9p', '-a', A, 'read', '/cs']);
+    expect(cs.code).toBe(0);
+    expect(cs.stdout).toBe('');
+  });
+
+  it('write sends standard input as one ctl message', async () => {
+    let connected!: () => void;
+    const got = new Promise<void>((r) => { connected = r; });
+    const port = await localServer(() => connected());
+    const ok = await run(['9p', '-a', A, 'write', '/tcp/clone'], `connect 127.0.0.1!${port}\n`);
+    expect(ok.code).toBe(0);
+    await got;
+    const bad = await run(['9p', '-a', A, 'write', '/tcp/clone'], 'bogus\n');
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+    expect(bad.stderr).toContain('unknown control request');
+  });
+
+  it('rdwr on /tcp/clone prints the conversation, writes each line, and goes on after an error', async () => {
+    const port = await localServer((s) => s.pipe(s));
+    const r = await run(['9p', '-a', A, 'rdwr', '/tcp/clone'], `bogus\nconnect 127.0.0.1!${port}\n`);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.split('\n');
+    expect(lines[0]).toMatch(/^\d+$/);
+    expect(lines.slice(0, 3)).toEqual([lines[0], lines[0], lines[0]]);
+    expect(r.stderr).toBe('write: unknown control request\n');
+  });
+
+  it('a missing file is a one-line error', async () => {
+    const r = await run(['9p', '-a', A, 'ls', '/nonexistent']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toBe('9net: file does not exist\n');
+  });
+});
+
+describe('9net dial', () => {
+  it('copies the connection to standard output until EOF', async () => {
+    const port = await localServer((s) => s.end('hello from the server\n'));
+    const r = await run(['dial', '-a', A, `tcp!127.0.0.1!${port}`]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('hello from the server\n');
+  });
+
+  it('copies standard input to the connection', async () => {
+    let received!: (s: string) => void;
+    const got = new Promise<string>((r) => { received = r; });
+    const port = await localServer((s) => {
+      let buf = '';
+      s.on('data', (b: Buffer) => {
+        buf += b.toString();
+        if (buf.endsWith('\n')) {
+          received(buf);
+          s.end('bye\n');
+        }
+      });
+    });
+    const r = await run(['dial', '-a', A, `tcp!127.0.0.1!${port}`], 'to the server\n');
+    expect(await got).toBe('to the server\n');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('bye\n');
+  });
+
+  it('a refused connection is one line on stderr and a non-zero exit', async () => {
+    const port = await freePort();
+    const r = await run(['dial', '-a', A, `tcp!127.0.0.1!${port}`]);
+    expect(r.code).not.toBe(0);
+    const lines = r.stderr.split('\n').filter((l) => l);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain('connection refused');
+  });
+});
+
+describe('9net listen1', () => {
+  it('runs the command for each call with its output on the call', async () => {
+    const port = await freePort();
+    const l = start(['listen1', '-v', '-a', A, `tcp!127.0.0.1!${port}`, 'sh', '-c', 'echo hi']);
+    await stderrLine(l, /announced/);
+    // The command exits: the call ends even though the client keeps its side open.
+    expect(await converse(port, '')).toBe('hi\n');
+    expect(await converse(port, '')).toBe('hi\n');
+  });
+
+  it('connects the call to the command\'s standard input', async () => {
+    const port = await freePort();
+    const l = start(['listen1', '-a', A, `tcp!127.0.0.1!${port}`, '/bin/cat']);
+    // Without -v nothing is printed: wait until the port answers.
+    for (;;) {
+      const ok = await new Promise<boolean>((r) => {
+        const s = net.connect(port, '127.0.0.1');
+        s.once('connect', () => { s.destroy(); r(true); });
+        s.once('error', () => r(false));
+      });
+      if (ok) break;
+      if (l.exitCode !== null) throw new Error('listen1 exited');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(await converse(port, 'echo through cat\n', true)).toBe('echo through cat\n');
+  });
+});
+
+describe('usage', () => {
+  const subcommands = [
+    ['--help'], ['serve', '--help'], ['9p', '--help'], ['9p', 'ls', '--help'], ['9p', 'read', '--help'],
+    ['9p', 'write', '--help'], ['9p', 'rdwr', '--help'], ['9p', 'stat', '--help'], ['dial', '--help'], ['listen1', '--help'],
+  ];
+  for (const args of subcommands) {
+    it(`${args.join(' ')} exits 0`, async () => {
+      const r = await run(args);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/^Usage: /);
+    });
+  }
+
+  it('a bad 9P address is a one-line error with a non-zero exit', async () => {
+    for (const args of [['9p', '-a', 'bogus', 'ls', '/'], ['dial', '-a', 'tcp!127.0.0.1!notaport', 'tcp!127.0.0.1!1'], ['serve', '-l', 'bogus']]) {
+      const r = await run(args);
+      expect(r.code, args.join(' ')).not.toBe(0);
+      const lines = r.stderr.split('\n').filter((x) => x);
+      expect(lines, args.join(' ')).toHaveLength(1);
+      expect(lines[0]).toMatch(/^9net: .*(bad address|bad port)/);
+    }
+  });
+
+  it('a bad dial string is a one-line error', async () => {
+    const r = await run(['dial', '-a', A, 'tcp!127.0.0.1!nosuchsvc']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toBe("9net: can't translate service\n");
+  });
+});
