@@ -53,6 +53,8 @@ export const defaultLimits: ConnectionLimits = {
 
 /** Smallest msize we accept (9front lib9p's minimum). */
 const MIN_MSIZE = 256;
+/** Requests held while over the in-flight bound before we stop reading the socket. */
+const MAX_BACKLOG = 256;
 /** Largest frame accepted before Tversion fixes msize. */
 const PREVERSION_MAX = 8192;
 
@@ -134,8 +136,9 @@ export class Connection {
   private readonly reader = new FrameReader(PREVERSION_MAX);
   private corked = false;
   private paused = false;
-  /** Frames read while paused; at most one socket chunk's worth. */
+  /** Requests read while over the in-flight bound (at most MAX_BACKLOG). */
   private backlog: Buffer[] = [];
+  private inputPaused = false;
   private readonly onCloseFns: (() => void)[] = [];
 
   constructor(
@@ -208,9 +211,12 @@ export class Connection {
 
   private onFrame(frame: Buffer): void {
     if (this.closed) return;
-    // Over the in-flight bound: hold the rest of this chunk until requests finish.
-    if (this.paused) {
+    // Over the in-flight bound: hold requests until some finish, but let
+    // Tflush through, so a client whose every request blocks can still
+    // interrupt them (9p.md §3.11: a Tflush is never left unanswered).
+    if (this.paused && frame[4] !== MsgType.Tflush) {
       this.backlog.push(frame);
+      if (this.backlog.length >= MAX_BACKLOG) this.pauseInput();
       return;
     }
     this.handleFrame(frame);
@@ -302,9 +308,18 @@ export class Connection {
   }
 
   private maybePause(): void {
-    if (this.paused || this.closed) return;
-    if (this.reqs.size >= this.limits.maxInflight || this.output.writableLength > this.limits.maxQueuedReplyBytes) {
+    if (this.closed) return;
+    if (this.reqs.size >= this.limits.maxInflight) this.paused = true;
+    // Replies the client does not read: stop reading its requests altogether.
+    if (this.output.writableLength > this.limits.maxQueuedReplyBytes) {
       this.paused = true;
+      this.pauseInput();
+    }
+  }
+
+  private pauseInput(): void {
+    if (!this.inputPaused) {
+      this.inputPaused = true;
       this.input.pause();
     }
   }
@@ -317,7 +332,10 @@ export class Connection {
         this.handleFrame(this.backlog.shift()!);
         this.maybePause();
       }
-      if (!this.paused && !this.closed) this.input.resume();
+      if (!this.paused && !this.closed && this.inputPaused) {
+        this.inputPaused = false;
+        this.input.resume();
+      }
     }
   }
 
@@ -360,7 +378,12 @@ export class Connection {
   private flush(req: Request, m: Tflush): void {
     const old = this.reqs.get(m.oldtag);
     const reply = (): void => this.respond(req, { type: MsgType.Rflush, tag: m.tag });
-    if (!old || old === req) return reply();
+    if (!old || old === req) {
+      // A request still held in the backlog is dropped unanswered.
+      const i = this.backlog.findIndex((f) => f.readUInt16LE(5) === m.oldtag);
+      if (i >= 0) this.backlog.splice(i, 1);
+      return reply();
+    }
     old.flushed = true;
     old.abort();
     old.whenDone(reply);

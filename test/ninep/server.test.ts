@@ -437,6 +437,22 @@ describe('concurrency and isolation', () => {
     for (let t = 0; t < 20; t++) expect((await p.reply(200 + t)).type).toBe(T.Rread);
   });
 
+  it('reads Tflush past the in-flight bound, also for a request still held back', async () => {
+    const p = await peer();
+    await p.start();
+    await walk(p, 0, 1, ['stream']);
+    await open(p, 1, OREAD);
+    for (let t = 0; t < 9; t++) p.send({ type: T.Tread, tag: 300 + t, fid: 1, offset: 0n, count: 10 });
+    await waitFor(() => tree.state.stream.pending === 8);
+    // Tag 308 is held back (over the bound); flushing it must never produce its reply.
+    expect(await p.rpc({ type: T.Tflush, tag: 400, oldtag: 308 })).toEqual({ type: T.Rflush, tag: 400 });
+    expect(await p.rpc({ type: T.Tflush, tag: 401, oldtag: 300 })).toEqual({ type: T.Rflush, tag: 401 });
+    for (let t = 0; t < 7; t++) tree.state.stream.push(`x${t}`);
+    for (let t = 1; t < 8; t++) expect((await p.reply(300 + t)).type).toBe(T.Rread);
+    expect((await p.rpc({ type: T.Tstat, tag: 402, fid: 1 })).type).toBe(T.Rstat);
+    expect(p.replies.find((r) => r.tag === 308 || r.tag === 300)).toBeUndefined();
+  });
+
   it('bounds fids per connection', async () => {
     const p = await peer();
     await p.start();
