@@ -9,6 +9,7 @@
  * the socket's buffer is over its high-water mark (flow control back to
  * the 9P writer). `hangup` sends RST; the last close sends FIN.
  */
+import type { Signal } from '../ninep/node.js';
 import * as net from 'node:net';
 import { NinepError } from '../ninep/error.js';
 import type { Conv, LocalSpec, Proto, RemoteSpec } from '../netfs/conv.js';
@@ -69,7 +70,7 @@ export class HostTcp implements Proto {
     this.counters.set(name, (this.counters.get(name) ?? 0) + n);
   }
 
-  connect(c: Conv, remote: RemoteSpec, local: LocalSpec | null, signal: AbortSignal): Promise<void> {
+  connect(c: Conv, remote: RemoteSpec, local: LocalSpec | null, signal: Signal): Promise<void> {
     const p = ptcl(c);
     p.tcpState = 'Syn_sent';
     this.count('ActiveOpens');
@@ -190,7 +191,7 @@ export class HostTcp implements Proto {
     });
   }
 
-  announce(c: Conv, local: LocalSpec, signal: AbortSignal): Promise<void> {
+  announce(c: Conv, local: LocalSpec, signal: Signal): Promise<void> {
     const p = ptcl(c);
     return new Promise<void>((resolve, reject) => {
       const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: false, noDelay: true });
@@ -276,7 +277,7 @@ export class HostTcp implements Proto {
     c.rq.close();
   }
 
-  write(c: Conv, data: Uint8Array, signal: AbortSignal): number | Promise<number> {
+  write(c: Conv, data: Uint8Array, signal: Signal): number | Promise<number> {
     const p = ptcl(c);
     const s = p.sock;
     if (!s || s.destroyed || !s.writable) throw new NinepError(Ehungup);

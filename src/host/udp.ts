@@ -12,6 +12,7 @@
  * wildcard socket the loopback or first host address of the sender's family
  * (a documented approximation).
  */
+import type { Signal } from '../ninep/node.js';
 import * as dgram from 'node:dgram';
 import { NinepError } from '../ninep/error.js';
 import type { Conv, LocalSpec, Proto, RemoteSpec } from '../netfs/conv.js';
@@ -71,7 +72,7 @@ export class HostUdp implements Proto {
     return this.ifcs.isLocal(addr);
   }
 
-  private open(six: boolean, local: LocalSpec | null, signal: AbortSignal): Promise<Shared> {
+  private open(six: boolean, local: LocalSpec | null, signal: Signal): Promise<Shared> {
     return new Promise((resolve, reject) => {
       const sock = dgram.createSocket({ type: six ? 'udp6' : 'udp4', ipv6Only: false });
       this.liveSockets++;
@@ -95,7 +96,7 @@ export class HostUdp implements Proto {
     });
   }
 
-  async connect(c: Conv, remote: RemoteSpec, local: LocalSpec | null, signal: AbortSignal): Promise<void> {
+  async connect(c: Conv, remote: RemoteSpec, local: LocalSpec | null, signal: Signal): Promise<void> {
     // Plan 9 accepts port 0; the host cannot send there (EINVAL).
     if (remote.port === 0) throw new NinepError(plan9Error({ code: 'EINVAL' }));
     const six = !isV4(remote.addr);
@@ -129,7 +130,7 @@ export class HostUdp implements Proto {
     });
   }
 
-  async announce(c: Conv, local: LocalSpec, signal: AbortSignal): Promise<void> {
+  async announce(c: Conv, local: LocalSpec, signal: Signal): Promise<void> {
     const six = !local.addr || !isV4(local.addr);
     const sh = await this.open(six, local, signal);
     const p = ptcl(c);

@@ -7,7 +7,7 @@
  * the queue of incoming calls — and a Proto (host sockets, our stack, a
  * lower /net) supplies the transport behind it.
  */
-import type { MaybePromise } from '../ninep/node.js';
+import type { MaybePromise, Signal } from '../ninep/node.js';
 import { IPnoaddr } from './ipaddr.js';
 import type { Ip } from './ipaddr.js';
 import { Queue } from './queue.js';
@@ -42,15 +42,15 @@ export interface Proto {
   readonly rqLimit: number;
 
   /** Connect; resolve when established. The ctl write waits for it. */
-  connect?(c: Conv, remote: RemoteSpec, local: LocalSpec | null, signal: AbortSignal): Promise<void>;
+  connect?(c: Conv, remote: RemoteSpec, local: LocalSpec | null, signal: Signal): Promise<void>;
   /** Announce; resolve when listening. */
-  announce?(c: Conv, local: LocalSpec, signal: AbortSignal): Promise<void>;
+  announce?(c: Conv, local: LocalSpec, signal: Signal): Promise<void>;
   /** Record a local address (APE bind); the default only stores it. */
   bind?(c: Conv, local: LocalSpec): MaybePromise<void>;
   /** Protocol ctl verbs; unknown ones throw NinepError('unknown control request'). */
-  ctl(c: Conv, fields: string[], signal: AbortSignal): MaybePromise<void>;
+  ctl(c: Conv, fields: string[], signal: Signal): MaybePromise<void>;
   /** One write to `data`. */
-  write(c: Conv, data: Uint8Array, signal: AbortSignal): MaybePromise<number>;
+  write(c: Conv, data: Uint8Array, signal: Signal): MaybePromise<number>;
   /** The last reference went away: close the transport. */
   close(c: Conv): void;
   /** The protocol still holds c (TCP Time_wait...): not recyclable yet. */

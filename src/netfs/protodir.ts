@@ -9,7 +9,7 @@
  * address parsing and error strings, and blocking, flushable `listen`.
  */
 import { Interrupted, NinepError, Eperm } from '../ninep/error.js';
-import type { MaybePromise, Node, OpenFile, OpenRequest } from '../ninep/node.js';
+import type { MaybePromise, Node, OpenFile, OpenRequest, Signal } from '../ninep/node.js';
 import { Conv, MAX_INCALLS } from './conv.js';
 import type { LocalSpec, Proto, RemoteSpec } from './conv.js';
 import { ctlText, tokenize } from './ctl.js';
@@ -264,7 +264,7 @@ export class ProtoDir {
     };
   }
 
-  private listen(c: Conv, signal: AbortSignal): MaybePromise<OpenFile> {
+  private listen(c: Conv, signal: Signal): MaybePromise<OpenFile> {
     if (c.state !== 'Announced') throw new NinepError(Enotannounced);
     const take = (call: Conv): OpenFile => this.ctlFile(call);
     const ready = c.incall.shift();
@@ -300,7 +300,7 @@ export class ProtoDir {
 
   // ---- ctl ----
 
-  private ctl(c: Conv, f: string[], signal: AbortSignal): MaybePromise<void> {
+  private ctl(c: Conv, f: string[], signal: Signal): MaybePromise<void> {
     if (f.length === 0) throw new NinepError('short control request');
     switch (f[0]) {
       case 'connect': return this.connect(c, f, signal);
@@ -313,7 +313,7 @@ export class ProtoDir {
     }
   }
 
-  private connect(c: Conv, f: string[], signal: AbortSignal): MaybePromise<void> {
+  private connect(c: Conv, f: string[], signal: Signal): MaybePromise<void> {
     if (f.length < 2 || f.length > 3) throw new NinepError('bad args to connect');
     if (!this.proto.connect) throw new NinepError('connect not supported');
     if (c.state !== 'Idle') throw new NinepError(Einuse);
@@ -332,7 +332,7 @@ export class ProtoDir {
     });
   }
 
-  private announce(c: Conv, f: string[], signal: AbortSignal): MaybePromise<void> {
+  private announce(c: Conv, f: string[], signal: Signal): MaybePromise<void> {
     if (f.length !== 2) throw new NinepError('bad args to announce');
     if (!this.proto.announce) throw new NinepError('announce not supported');
     if (c.state !== 'Idle') throw new NinepError(Einuse);

@@ -13,7 +13,7 @@
  * on); in datagram mode a message that does not fit is dropped.
  */
 import { Interrupted, NinepError } from '../ninep/error.js';
-import type { MaybePromise } from '../ninep/node.js';
+import type { MaybePromise, Signal } from '../ninep/node.js';
 
 export const Ehungup = 'i/o on hungup channel';
 
@@ -21,7 +21,7 @@ interface Waiter {
   count: number;
   resolve: (b: Uint8Array) => void;
   reject: (e: Error) => void;
-  signal: AbortSignal | undefined;
+  signal: Signal | undefined;
   onAbort: () => void;
 }
 
@@ -83,7 +83,7 @@ export class Queue {
   }
 
   /** Read up to count bytes (one datagram in datagram mode). */
-  read(count: number, signal?: AbortSignal): MaybePromise<Uint8Array> {
+  read(count: number, signal?: Signal): MaybePromise<Uint8Array> {
     if (this.hasData && this.waiters.length === 0) return this.take(count);
     if (this.hungup !== null && !this.hasData) return this.eof();
     if (signal?.aborted) throw new Interrupted();

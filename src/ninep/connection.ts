@@ -22,7 +22,7 @@ import {
   Eopen, Eperm, Eshort, Etoomanyfids, Eunknownmsg, Interrupted, NinepError, enameOf, errnoOf,
 } from './error.js';
 import { isDir } from './node.js';
-import type { MaybePromise, Node, OpenFile } from './node.js';
+import type { MaybePromise, Node, OpenFile, Signal } from './node.js';
 import {
   IOHDRSZ, MsgType, NOCHANGE16, NOCHANGE32, NOCHANGE64, NOFID, NOTAG, OEXEC, ORCLOSE, OREAD, ORDWR,
   OTRUNC, OWRITE, VERSION_9P2000, VERSION_9P2000U,
@@ -89,23 +89,35 @@ class Fid {
   }
 }
 
-class Request {
-  controller: AbortController | null = null;
+/** A request in flight; it is also the Signal its handler sees. */
+class Request implements Signal {
+  aborted = false;
   /** Tflush asked for this request to be abandoned. */
   flushed = false;
   /** The reply must never be sent (connection closed, or Tversion reset). */
   dropped = false;
+  private abortFns: (() => void)[] | null = null;
   private waiters: (() => void)[] | null = null;
 
   constructor(readonly tag: number, readonly type: number) {}
 
-  get signal(): AbortSignal {
-    this.controller ??= new AbortController();
-    return this.controller.signal;
+  get signal(): Signal {
+    return this;
+  }
+  addEventListener(_type: 'abort', fn: () => void): void {
+    if (this.aborted) return;
+    (this.abortFns ??= []).push(fn);
+  }
+  removeEventListener(_type: 'abort', fn: () => void): void {
+    const i = this.abortFns?.indexOf(fn) ?? -1;
+    if (i >= 0) this.abortFns!.splice(i, 1);
   }
   abort(): void {
-    if (!this.controller) this.controller = new AbortController();
-    if (!this.controller.signal.aborted) this.controller.abort(new Interrupted());
+    if (this.aborted) return;
+    this.aborted = true;
+    const fns = this.abortFns;
+    this.abortFns = null;
+    if (fns) for (const fn of fns) fn();
   }
   /** Run fn once this request has answered or been dropped. */
   whenDone(fn: () => void): void {

@@ -16,12 +16,23 @@ import { DMDIR, OEXEC, ORDWR, OTRUNC, OWRITE } from './types.js';
 
 export type MaybePromise<T> = T | Promise<T>;
 
+/**
+ * What a handler may do with a request's cancellation: look at it and
+ * listen for it. A real AbortSignal satisfies it; the server passes a
+ * cheaper object, so requests that never wait allocate nothing for it.
+ */
+export interface Signal {
+  readonly aborted: boolean;
+  addEventListener(type: 'abort', fn: () => void, opts?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', fn: () => void): void;
+}
+
 export interface OpenRequest {
   /** The 9P open mode (OREAD/OWRITE/ORDWR/OEXEC plus OTRUNC, ORCLOSE...). */
   mode: number;
   /** The attach name of the fid being opened. */
   user: string;
-  signal: AbortSignal;
+  signal: Signal;
 }
 
 export interface Node {
@@ -45,9 +56,9 @@ export interface Node {
 export interface OpenFile {
   /** The node the fid refers to after the open, when it differs (clone → N/ctl). */
   node?: Node;
-  read?(offset: bigint, count: number, signal: AbortSignal): MaybePromise<Uint8Array>;
+  read?(offset: bigint, count: number, signal: Signal): MaybePromise<Uint8Array>;
   /** Returns the count written; 0 for a non-empty write is turned into an error. */
-  write?(offset: bigint, data: Uint8Array, signal: AbortSignal): MaybePromise<number>;
+  write?(offset: bigint, data: Uint8Array, signal: Signal): MaybePromise<number>;
   /** The fid was clunked (or its connection closed) and no request is running on it. */
   clunk?(): void;
 }

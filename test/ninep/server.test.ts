@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Interrupted } from '../../src/ninep/error.js';
 import { readSlice } from '../../src/ninep/node.js';
-import type { Node, OpenFile } from '../../src/ninep/node.js';
+import type { Node, OpenFile, Signal } from '../../src/ninep/node.js';
 import { Server } from '../../src/ninep/server.js';
 import { decodeDirEntries, decodeStat } from '../../src/ninep/stat.js';
 import type { Dir, RMessage, Rread, Rstat, Rwalk } from '../../src/ninep/types.js';
@@ -19,7 +19,7 @@ import { Raw9p } from '../helpers/raw9p.js';
 class Stream {
   private waiters: { count: number; resolve: (b: Uint8Array) => void; reject: (e: Error) => void }[] = [];
   aborted = 0;
-  read(count: number, signal: AbortSignal): Promise<Uint8Array> {
+  read(count: number, signal: Signal): Promise<Uint8Array> {
     return new Promise((resolve, reject) => {
       const w = { count, resolve, reject };
       this.waiters.push(w);
