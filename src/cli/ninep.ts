@@ -1,5 +1,6 @@
 /** `9net 9p`: plan9port 9p(1) — ls, read, write, rdwr, stat on a 9P server. */
 import type { Command } from 'commander';
+import type { Client } from '../ninep/client.js';
 import { createInterface } from 'node:readline';
 import type { Dir } from '../ninep/types.js';
 import { DMDIR, OREAD, ORDWR, OTRUNC, OWRITE } from '../ninep/types.js';
@@ -70,96 +71,77 @@ export function addNinep(program: Command): void {
     .option('-A, --aname <aname>', 'attach name', '')
     .option('-u, --user <name>', 'user name to attach as (default: $USER)');
   const flags = (): ClientFlags => cmd.opts<ClientFlags>();
-  const run = (fn: () => Promise<void>) => async () => {
+  /** Connect, run fn with the client, hang up; any error is one line and exit 1. */
+  const run = (fn: (c: Client) => Promise<void>) => async () => {
     try {
-      await fn();
+      const c = await connect(flags());
+      try {
+        await fn(c);
+      } finally {
+        c.close();
+      }
     } catch (e) {
       die((e as Error).message);
     }
   };
 
   cmd.command('ls').argument('<path...>').option('-l', 'long listing').description('list directories (or stat files)')
-    .action((paths: string[], o: { l?: boolean }) => run(async () => {
-      const c = await connect(flags());
-      try {
-        for (const p of paths) {
-          const st = await c.stat(p);
-          const dirs = st.mode & DMDIR ? await c.ls(p) : [st];
-          for (const line of o.l ? longListing(dirs) : dirs.map((d) => d.name)) console.log(line);
-        }
-      } finally {
-        c.close();
+    .action((paths: string[], o: { l?: boolean }) => run(async (c) => {
+      for (const p of paths) {
+        const st = await c.stat(p);
+        const dirs = st.mode & DMDIR ? await c.ls(p) : [st];
+        for (const line of o.l ? longListing(dirs) : dirs.map((d) => d.name)) console.log(line);
       }
     })());
 
   cmd.command('read').argument('<path>').description('print a file (reads until a 0-byte read)')
-    .action((path: string) => run(async () => {
-      const c = await connect(flags());
-      try {
-        const f = await c.open(path, OREAD);
-        for (;;) {
-          const b = await f.read();
-          if (b.length === 0) break;
-          await new Promise<void>((r) => process.stdout.write(b, () => r()));
-        }
-        await f.close();
-      } finally {
-        c.close();
+    .action((path: string) => run(async (c) => {
+      const f = await c.open(path, OREAD);
+      for (;;) {
+        const b = await f.read();
+        if (b.length === 0) break;
+        await new Promise<void>((r) => process.stdout.write(b, () => r()));
       }
+      await f.close();
     })());
 
   cmd.command('write').argument('<path>').description('write standard input to a file (OWRITE|OTRUNC, one Twrite per chunk)')
-    .action((path: string) => run(async () => {
-      const c = await connect(flags());
-      try {
-        const f = await c.open(path, OWRITE | OTRUNC);
-        const chunks = await readStdin();
-        if (chunks.length === 0) await f.write(Buffer.alloc(0));
-        for (const ch of chunks) await f.write(ch);
-        await f.close();
-      } finally {
-        c.close();
-      }
+    .action((path: string) => run(async (c) => {
+      const f = await c.open(path, OWRITE | OTRUNC);
+      const chunks = await readStdin();
+      if (chunks.length === 0) await f.write(Buffer.alloc(0));
+      for (const ch of chunks) await f.write(ch);
+      await f.close();
     })());
 
   cmd.command('rdwr').argument('<path>').description('open ORDWR; print a read, then for each input line write it and print a read')
-    .action((path: string) => run(async () => {
-      const c = await connect(flags());
-      try {
-        const f = await c.open(path, ORDWR);
-        // As plan9port: each read is printed followed by a newline; read and
-        // write errors are reported on stderr and the loop goes on.
-        const show = async (): Promise<void> => {
-          try {
-            const b = await f.read(f.iounit, undefined, 0n);
-            process.stdout.write(Buffer.concat([b, Buffer.from('\n')]));
-          } catch (e) {
-            console.error(`read: ${(e as Error).message}`);
-          }
-        };
-        await show();
-        for await (const line of createInterface({ input: process.stdin })) {
-          f.offset = 0n;
-          try {
-            await f.write(line);
-          } catch (e) {
-            console.error(`write: ${(e as Error).message}`);
-          }
-          await show();
+    .action((path: string) => run(async (c) => {
+      const f = await c.open(path, ORDWR);
+      // As plan9port: each read is printed followed by a newline; read and
+      // write errors are reported on stderr and the loop goes on.
+      const show = async (): Promise<void> => {
+        try {
+          const b = await f.read(f.iounit, undefined, 0n);
+          process.stdout.write(Buffer.concat([b, Buffer.from('\n')]));
+        } catch (e) {
+          console.error(`read: ${(e as Error).message}`);
         }
-        await f.close();
-      } finally {
-        c.close();
+      };
+      await show();
+      for await (const line of createInterface({ input: process.stdin })) {
+        f.offset = 0n;
+        try {
+          await f.write(line);
+        } catch (e) {
+          console.error(`write: ${(e as Error).message}`);
+        }
+        await show();
       }
+      await f.close();
     })());
 
   cmd.command('stat').argument('<path>').description('print a file\'s stat entry')
-    .action((path: string) => run(async () => {
-      const c = await connect(flags());
-      try {
-        console.log(formatDir(await c.stat(path)));
-      } finally {
-        c.close();
-      }
+    .action((path: string) => run(async (c) => {
+      console.log(formatDir(await c.stat(path)));
     })());
 }

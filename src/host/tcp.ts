@@ -23,6 +23,8 @@ import type { HostInterfaces } from './interfaces.js';
 
 /** Receive queue bound per conversation: the socket is paused beyond it. */
 const RQ_LIMIT = 4 * 1024 * 1024;
+/** Bytes a conversation may have queued on its socket before a data write waits. */
+const SEND_QUEUE = 4 * 1024 * 1024;
 /** How long a closed socket may linger in FIN exchange before it is destroyed. */
 const LINGER_MS = 30_000;
 /** Default and minimum keepalive period (Plan 9: 120 s, ≥ 50 ms). */
@@ -281,8 +283,10 @@ export class HostTcp implements Proto {
     const p = ptcl(c);
     const s = p.sock;
     if (!s || s.destroyed || !s.writable) throw new NinepError(Ehungup);
-    if (s.write(data)) return data.length;
-    // Over the high-water mark: the data is queued (committed); wait for room.
+    // The data is queued (committed) either way; the writer waits only while
+    // the socket holds more than SEND_QUEUE bytes (flow control back to 9P).
+    s.write(data);
+    if (s.writableLength <= SEND_QUEUE) return data.length;
     return new Promise<number>((resolve) => {
       const done = (): void => {
         s.off('drain', done);
