@@ -1,0 +1,304 @@
+/**
+ * An IP interface: one Link (an Ethernet segment) plus its IPv4 addresses,
+ * MTU, counters and an "ether" tap for Plan 9's /net/ether0.
+ *
+ * Addresses (Plan 9 `add local mask remote`): `remote` defaults to the
+ * network address `local & mask`; a /32 mask with a different remote makes
+ * a point-to-point address. Adding 0.0.0.0 makes the interface accept IPv4
+ * packets for any destination (Plan 9's DHCP trick). Every change rebuilds
+ * the Stack's interface routes and self table (stack.ts).
+ *
+ * The tap: {@link Ifc.onFrame} sees every frame received from or sent to the
+ * link (views, valid only during the call), with its direction and
+ * EtherType; {@link Ifc.sendRaw} injects a frame as /net/ether0 writes do.
+ */
+import type { Disposable, Link } from '../link/link.js';
+import { Ebadarg, Enotonifc, StackError } from './error.js';
+import { maskPrefix } from './ipv4.js';
+import { put48 } from './wire/bytes.js';
+import { ETHERNET_HEADER_LEN, MAC_BROADCAST, macFromBytes } from './wire/ethernet.js';
+
+/** Smallest IP MTU an interface accepts (RFC 791: every host handles 68). */
+export const MIN_MTU = 68;
+/** Bound on taps per interface (Plan 9 allows 8 ether slots; leave room). */
+export const MAX_TAPS = 64;
+
+/** One configured address. */
+export interface IfcAddress {
+  /** The local address. */
+  readonly ip: number;
+  readonly mask: number;
+  /** Prefix length, or -1 for a non-contiguous mask. */
+  readonly prefixLen: number;
+  /** Plan 9's "remote": the network address, or the peer of a point-to-point address. */
+  readonly remote: number;
+  /** Subnet directed broadcast (`net | ~mask`), or 0 when there is none (/31, /32). */
+  readonly bcast: number;
+  /** Point-to-point: /32 mask with a remote other than the local address. */
+  readonly ptp: boolean;
+}
+
+/** Per-interface counters (Plan 9 ipifc status: pktin pktout errin errout). */
+export interface IfcCounters {
+  /** Frames received from the link and processed. */
+  readonly pktin: number;
+  /** Frames handed to the link. */
+  readonly pktout: number;
+  /** Received frames dropped as malformed. */
+  readonly errin: number;
+  /** Frames the link refused or dropped on output. */
+  readonly errout: number;
+}
+
+/** Direction of a tapped frame. */
+export type FrameDirection = 'in' | 'out';
+
+/**
+ * Receives a copy-free view of a frame passing the interface. Valid only
+ * during the call: copy what is kept. Must not throw. Input frames are
+ * tapped before the MAC filter, i.e. as the link delivers them (a hub
+ * floods unknown unicast): Plan 9 non-promiscuous slots should keep only
+ * frames whose destination is `ifc.mac` or a group address.
+ */
+export type FrameTap = (frame: Uint8Array, dir: FrameDirection, ethertype: number, ifc: Ifc) => void;
+
+/**
+ * What an Ifc needs from its Stack. @internal — implemented by Stack; not
+ * for users.
+ */
+export interface IfcOwner {
+  ifcInput(ifc: Ifc, frame: Uint8Array): void;
+  /** Addresses changed; `added` is the new address when one was added. */
+  ifcAddressesChanged(ifc: Ifc, added: IfcAddress | null): void;
+  ifcUnbound(ifc: Ifc): void;
+}
+
+/**
+ * Parses `maskOrPrefix`: 0..32 is a prefix length, anything else a u32 mask.
+ * (A mask with at most 32 as its value is never meaningful, so the two
+ * cannot be confused.)
+ */
+export function toMask(maskOrPrefix: number): number {
+  if (!Number.isInteger(maskOrPrefix) || maskOrPrefix < 0 || maskOrPrefix > 0xffffffff) {
+    throw new StackError(Ebadarg);
+  }
+  if (maskOrPrefix <= 32) return maskOrPrefix === 0 ? 0 : (0xffffffff << (32 - maskOrPrefix)) >>> 0;
+  return maskOrPrefix >>> 0;
+}
+
+export class Ifc {
+  /** The interface's MAC as a 48-bit integer. */
+  readonly mac: number;
+  /** True until {@link unbind}. */
+  bound = true;
+  /** Accept packets for any destination (an address 0.0.0.0 was added). */
+  acceptAny = false;
+
+  /** @internal counters, updated by the Stack. */
+  rxFrames = 0;
+  /** @internal */
+  txFrames = 0;
+  /** @internal */
+  rxErrors = 0;
+  /** @internal */
+  txErrors = 0;
+  /** @internal taps; checked for length on the fast path. */
+  taps: FrameTap[] = [];
+
+  private addrs: IfcAddress[] = [];
+  private ipMtu: number;
+  private readonly sub: Disposable;
+
+  /**
+   * @internal Created by Stack.addInterface. Attaches to `link` at once.
+   */
+  constructor(
+    private readonly owner: IfcOwner,
+    readonly link: Link,
+    /** Small stable number (lowest unused among bound interfaces). */
+    readonly index: number,
+    /** Device name, e.g. `ether0`. */
+    readonly name: string,
+  ) {
+    this.mac = macFromBytes(link.mac, 0);
+    this.ipMtu = link.mtu;
+    this.sub = link.attach((frame) => this.owner.ifcInput(this, frame));
+  }
+
+  /** IP MTU: the largest IPv4 datagram sent without fragmenting (excludes the 14-byte Ethernet header). */
+  get mtu(): number {
+    return this.ipMtu;
+  }
+
+  /** Sets the IP MTU; must be in [MIN_MTU, link.mtu], else StackError `bad arg in system call`. */
+  set mtu(v: number) {
+    if (!Number.isInteger(v) || v < MIN_MTU || v > this.link.mtu) throw new StackError(Ebadarg);
+    this.ipMtu = v;
+  }
+
+  /** Counters, including the link's output drops in errout. */
+  get counters(): IfcCounters {
+    const ls = this.link.stats;
+    return {
+      pktin: this.rxFrames,
+      pktout: this.txFrames,
+      errin: this.rxErrors,
+      errout: this.txErrors + ls.txDropped + ls.txErrors,
+    };
+  }
+
+  /** Configured addresses, in the order added. */
+  addresses(): readonly IfcAddress[] {
+    return this.addrs;
+  }
+
+  /**
+   * Adds an address (Plan 9 `add local mask [remote]`). Re-adding an
+   * existing address is a no-op. Gratuitous ARP is sent by the Stack.
+   * @param maskOrPrefix prefix length 0..32 or a u32 mask
+   * @param remote network address (default `ip & mask`) or point-to-point peer
+   * @throws StackError `interface not bound`, `bad arg in system call`
+   */
+  addAddress(ip: number, maskOrPrefix: number, remote?: number): IfcAddress {
+    this.checkBound();
+    const mask = toMask(maskOrPrefix);
+    ip >>>= 0;
+    const existing = this.addrs.find((a) => a.ip === ip);
+    if (existing) return existing;
+    if (ip === 0) {
+      this.acceptAny = true;
+      const a: IfcAddress = { ip: 0, mask, prefixLen: maskPrefix(mask), remote: 0, bcast: 0, ptp: false };
+      this.addrs.push(a);
+      this.owner.ifcAddressesChanged(this, null);
+      return a;
+    }
+    const net = (ip & mask) >>> 0;
+    const rem = remote === undefined ? net : remote >>> 0;
+    const ptp = mask === 0xffffffff && rem !== ip;
+    const prefixLen = maskPrefix(mask);
+    const hasBcast = mask !== 0 && (prefixLen < 0 || prefixLen < 31);
+    const a: IfcAddress = {
+      ip,
+      mask,
+      prefixLen,
+      remote: rem,
+      bcast: hasBcast ? (net | ~mask) >>> 0 : 0,
+      ptp,
+    };
+    this.addrs.push(a);
+    this.owner.ifcAddressesChanged(this, a);
+    return a;
+  }
+
+  /**
+   * Removes an address (Plan 9 `del local mask`); `mask` is checked when given.
+   * @throws StackError `address not on this interface`
+   */
+  removeAddress(ip: number, maskOrPrefix?: number): void {
+    ip >>>= 0;
+    const mask = maskOrPrefix === undefined ? undefined : toMask(maskOrPrefix);
+    const i = this.addrs.findIndex((a) => a.ip === ip && (mask === undefined || a.mask === mask));
+    if (i < 0) throw new StackError(Enotonifc);
+    this.addrs.splice(i, 1);
+    if (ip === 0) this.acceptAny = false;
+    this.owner.ifcAddressesChanged(this, null);
+  }
+
+  /** Removes every address (Plan 9 `connect` on an ipifc does this before `add`). */
+  removeAllAddresses(): void {
+    if (this.addrs.length === 0) return;
+    this.addrs = [];
+    this.acceptAny = false;
+    this.owner.ifcAddressesChanged(this, null);
+  }
+
+  /**
+   * The best local address for talking to `peer` over this interface: one
+   * whose subnet (or point-to-point remote) contains it, else the first
+   * address; 0 if there is none.
+   */
+  addressFor(peer: number): number {
+    let first = 0;
+    for (const a of this.addrs) {
+      if (a.ip === 0) continue;
+      if (a.ptp ? a.remote === peer : ((peer & a.mask) >>> 0) === ((a.ip & a.mask) >>> 0)) return a.ip;
+      if (first === 0) first = a.ip;
+    }
+    return first;
+  }
+
+  /** True if `ip` is one of this interface's unicast addresses. */
+  hasAddress(ip: number): boolean {
+    for (const a of this.addrs) if (a.ip === ip && ip !== 0) return true;
+    return false;
+  }
+
+  /**
+   * Registers a tap that sees every frame in and out of this interface.
+   * Bounded by MAX_TAPS (RangeError beyond).
+   */
+  onFrame(tap: FrameTap): Disposable {
+    if (this.taps.length >= MAX_TAPS) throw new RangeError('too many frame taps');
+    this.taps = [...this.taps, tap];
+    return {
+      dispose: () => {
+        this.taps = this.taps.filter((t) => t !== tap);
+      },
+    };
+  }
+
+  /**
+   * Injects a raw Ethernet frame as a /net/ether0 data write would
+   * (netif.c): the source MAC is overwritten with ours unless `keepSource`
+   * (bridge mode). A frame addressed to our MAC is looped back as received
+   * input (taps and the stack) and not transmitted; broadcast/multicast
+   * frames are looped back and transmitted. Ownership of `frame` passes to
+   * the interface. Frames shorter than the Ethernet header are counted in
+   * errout and dropped; the /net layer enforces Plan 9's 60..1514 limits.
+   */
+  sendRaw(frame: Uint8Array, keepSource = false): void {
+    if (!this.bound || frame.length < ETHERNET_HEADER_LEN) {
+      this.txErrors++;
+      return;
+    }
+    if (!keepSource) put48(frame, 6, this.mac);
+    const dst = macFromBytes(frame, 0);
+    if (dst === this.mac) {
+      this.owner.ifcInput(this, frame);
+      return;
+    }
+    const group = dst === MAC_BROADCAST || (frame[0]! & 1) === 1;
+    if (group) this.owner.ifcInput(this, frame.slice());
+    this.transmit(frame);
+  }
+
+  /** @internal Hands a finished frame to the link (taps see it first). */
+  transmit(frame: Uint8Array): void {
+    this.txFrames++;
+    const taps = this.taps;
+    if (taps.length !== 0) {
+      const type = (frame[12]! << 8) | frame[13]!;
+      for (let i = 0; i < taps.length; i++) taps[i]!(frame, 'out', type, this);
+    }
+    this.link.send(frame);
+  }
+
+  /**
+   * Removes all addresses and their routes, forgets ARP entries through this
+   * interface and detaches from the link (Plan 9 `unbind`). The link itself
+   * is not closed: its owner does that. Idempotent.
+   */
+  unbind(): void {
+    if (!this.bound) return;
+    this.addrs = [];
+    this.acceptAny = false;
+    this.bound = false;
+    this.sub.dispose();
+    this.taps = [];
+    this.owner.ifcUnbound(this);
+  }
+
+  private checkBound(): void {
+    if (!this.bound) throw new StackError('interface not bound');
+  }
+}

@@ -1,0 +1,30 @@
+/**
+ * Ephemeral port allocation shared by UDP and ICMP conversations (and
+ * later TCP): random in 32768–65535 like Plan 9's `unusedlport` (devip.c;
+ * gotcha G19), drawn from the injected Rng.
+ */
+import type { Rng } from '../lib/rng.js';
+import { rngRange } from '../lib/rng.js';
+
+export const EPHEMERAL_LO = 32768;
+export const EPHEMERAL_HI = 65535;
+/** Random probes before falling back to a linear scan. */
+const PROBES = 64;
+
+/**
+ * An unused port in [EPHEMERAL_LO, EPHEMERAL_HI] according to `inUse`, or
+ * -1 if every one is taken.
+ */
+export function allocEphemeral(rng: Rng, inUse: (port: number) => boolean): number {
+  for (let i = 0; i < PROBES; i++) {
+    const p = rngRange(rng, EPHEMERAL_LO, EPHEMERAL_HI);
+    if (!inUse(p)) return p;
+  }
+  const span = EPHEMERAL_HI - EPHEMERAL_LO + 1;
+  const start = rngRange(rng, 0, span - 1);
+  for (let i = 0; i < span; i++) {
+    const p = EPHEMERAL_LO + ((start + i) % span);
+    if (!inUse(p)) return p;
+  }
+  return -1;
+}

@@ -1,0 +1,75 @@
+/**
+ * The self table and interface routes derived from interface addresses
+ * (9front ipifc.c ipifcadd / addselfcache, plan9-net.md §7.2, §8, §10).
+ *
+ * For every address L/M on an interface:
+ *   - self `u` L; interface routes `net/M → net` flag `i`, once with source
+ *     L/32 and once without (a /32 with a remote: `remote/32` flags `ip`);
+ *   - when the subnet has a broadcast (mask < /31): self `b` for the
+ *     directed broadcast and for the all-zeros network address (4.2BSD
+ *     style, as Plan 9);
+ *   - self `b` 255.255.255.255 and `m` 224.0.0.1 (all systems).
+ * Every self entry also gets a /32 route (flag u/b/m). The table is
+ * recomputed from scratch on each change: changes are rare and a rebuild
+ * keeps shared entries (two addresses on one subnet, 255.255.255.255 on
+ * several interfaces) right without reference-count bookkeeping.
+ */
+import type { Ifc } from './ifc.js';
+import { RF_BCAST, RF_IFC, RF_MCAST, RF_PTP, RF_UNI } from './route.js';
+import type { RouteSpec } from './route.js';
+import { IPV4_BROADCAST } from './wire/ipv4.js';
+
+/** The all-systems multicast group every interface joins (224.0.0.1). */
+export const ALL_SYSTEMS = 0xe0000001;
+
+/** One self-table entry: RF_UNI, RF_BCAST or RF_MCAST, and the interfaces that put it there (with multiplicity). */
+export interface SelfRef {
+  bits: number;
+  ifcs: Ifc[];
+}
+
+/** Self table and interface routes (without tag) for a set of interfaces. */
+export function computeSelf(ifcs: readonly Ifc[]): { self: Map<number, SelfRef>; routes: RouteSpec[] } {
+  const self = new Map<number, SelfRef>();
+  const add = (ip: number, bits: number, ifc: Ifc): void => {
+    const s = self.get(ip);
+    if (s === undefined) self.set(ip, { bits, ifcs: [ifc] });
+    else {
+      s.bits |= bits;
+      s.ifcs.push(ifc);
+    }
+  };
+  const routes: RouteSpec[] = [];
+  const ifcRoute = (target: number, mask: number, flags: number, ifc: Ifc, source: number, smask: number): void => {
+    routes.push({ target, mask, nexthop: target, flags, ifc, source, smask });
+  };
+  for (const ifc of ifcs) {
+    for (const a of ifc.addresses()) {
+      if (a.ip === 0) continue;
+      add(a.ip, RF_UNI, ifc);
+      if (a.ptp) {
+        ifcRoute(a.remote, 0xffffffff, RF_IFC | RF_PTP, ifc, a.ip, 0xffffffff);
+        ifcRoute(a.remote, 0xffffffff, RF_IFC | RF_PTP, ifc, 0, 0);
+      } else if (a.mask !== 0xffffffff) {
+        const net = (a.ip & a.mask) >>> 0;
+        ifcRoute(net, a.mask, RF_IFC, ifc, a.ip, 0xffffffff);
+        ifcRoute(net, a.mask, RF_IFC, ifc, 0, 0);
+      }
+      if (a.bcast !== 0) {
+        add(a.bcast, RF_BCAST, ifc);
+        add((a.ip & a.mask) >>> 0, RF_BCAST, ifc);
+      }
+      add(IPV4_BROADCAST, RF_BCAST, ifc);
+      add(ALL_SYSTEMS, RF_MCAST, ifc);
+    }
+  }
+  // A unicast address wins over a broadcast meaning of the same number.
+  for (const s of self.values()) {
+    if ((s.bits & RF_UNI) !== 0) s.bits = RF_UNI;
+    else if ((s.bits & RF_BCAST) !== 0) s.bits = RF_BCAST;
+  }
+  for (const [ip, s] of self) {
+    routes.push({ target: ip, mask: 0xffffffff, nexthop: ip, flags: s.bits, ifc: s.ifcs[0]!, source: 0, smask: 0 });
+  }
+  return { self, routes };
+}
