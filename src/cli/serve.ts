@@ -1,15 +1,52 @@
-/** `9net serve`: serve /net over 9P. */
+/** `9net serve`: serve /net over 9P, on the host's sockets or on our own stack. */
 import type { Command } from 'commander';
 import type { AddressInfo } from 'node:net';
 import { hostNet } from '../host/backend.js';
+import { StackNet } from '../ip/backend.js';
+import { RealClock } from '../lib/clock.js';
+import { CryptoRng } from '../lib/rng.js';
+import { TapLink } from '../link/tap.js';
+import type { Node } from '../ninep/node.js';
 import { Server } from '../ninep/server.js';
 import { DEFAULT_ADDRESS, formatAddress, parseAddress } from '../ninep/transport.js';
-import { currentUser } from './common.js';
+import { currentUser, die } from './common.js';
 
 interface ServeFlags {
   listen: string[];
   eve?: string;
   trace?: boolean;
+  tap?: string;
+  ip?: string;
+  gw?: string;
+  mtu?: string;
+}
+
+/** ADDR/PREFIX, e.g. 10.0.0.2/24. */
+function parseCidr(s: string): { addr: string; prefix: number } {
+  const m = /^([0-9.]+)\/(\d{1,2})$/.exec(s);
+  if (!m || Number(m[2]) > 32) die(`bad --ip ${s}: want ADDR/PREFIX, e.g. 10.0.0.2/24`);
+  return { addr: m[1]!, prefix: Number(m[2]) };
+}
+
+/** Our own stack on a TAP device, configured as ipconfig would. */
+function stackOnTap(flags: ServeFlags, eve: string): { root: Node; what: string; close: () => Promise<void> } {
+  const net = new StackNet({ eve, clock: new RealClock(), rng: new CryptoRng() });
+  let link: TapLink;
+  try {
+    link = TapLink.open({ name: flags.tap!, ...(flags.mtu ? { mtu: Number(flags.mtu) } : {}), onError: (e) => console.error(`9net: ${flags.tap}: ${e.message}`) });
+  } catch (e) {
+    die((e as Error).message);
+  }
+  const port = net.addEther(link);
+  if (flags.ip) {
+    const { addr, prefix } = parseCidr(flags.ip);
+    try {
+      net.configure(port, addr, prefix, flags.gw);
+    } catch (e) {
+      die((e as Error).message);
+    }
+  } else if (flags.gw) die('--gw needs --ip');
+  return { root: net.root, what: `our stack on ${link.name}${flags.ip ? ` as ${flags.ip}` : ''}`, close: () => net.close() };
 }
 
 export function addServe(program: Command): void {
@@ -18,12 +55,19 @@ export function addServe(program: Command): void {
     .description('serve /net over 9P (default backend: the host\'s sockets)')
     .option('-l, --listen <addr>', `where to listen: tcp!host!port, unix!/path, or - for stdin/stdout (repeatable; default ${DEFAULT_ADDRESS})`, (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--eve <user>', 'host owner: passes every conversation permission check (default: the user running 9net)')
+    .option('--tap <name>', 'serve our own stack on this TAP device (created if missing, which needs CAP_NET_ADMIN; or attach to one made with ip tuntap add ... user $USER)')
+    .option('--ip <addr/prefix>', 'with --tap: our address, e.g. 10.0.0.2/24 (else configure it through /net/ipifc)')
+    .option('--gw <addr>', 'with --ip: the default gateway')
+    .option('--mtu <n>', 'with --tap: the IP MTU of the link (default: the device\'s)')
     .option('--trace', 'print every 9P message on stderr')
     .action(async (flags: ServeFlags) => {
       const eve = flags.eve ?? currentUser();
-      const net = hostNet({ eve });
+      if (!flags.tap && (flags.ip || flags.gw || flags.mtu)) die('--ip, --gw and --mtu need --tap');
+      const backend = flags.tap
+        ? stackOnTap(flags, eve)
+        : { root: hostNet({ eve }).root, what: 'host sockets', close: async () => {} };
       const server = new Server({
-        root: (aname) => (aname === '' || aname === '/' || aname === 'net' ? net.root : null),
+        root: (aname) => (aname === '' || aname === '/' || aname === 'net' ? backend.root : null),
         trace: flags.trace ?? false,
         log: (l) => console.error(`9net: ${l}`),
       });
@@ -36,11 +80,11 @@ export function addServe(program: Command): void {
           const srv = await server.listen(a);
           // Report the port actually bound (port 0 asks the OS for one).
           const bound = a.kind === 'tcp' ? { ...a, port: (srv.address() as AddressInfo).port } : a;
-          console.error(`9net: serving /net (host sockets) on ${formatAddress(bound)}`);
+          console.error(`9net: serving /net (${backend.what}) on ${formatAddress(bound)}`);
         }
       }
       const stop = (): void => {
-        void server.close().then(() => process.exit(0));
+        void server.close().then(() => backend.close()).then(() => process.exit(0));
       };
       process.on('SIGINT', stop);
       process.on('SIGTERM', stop);
