@@ -4,6 +4,9 @@
 // can, for a given number of seconds. Run it inside the test's network
 // namespace (ip netns exec NS tapflood IF SECONDS DSTMAC) so the frames can
 // only reach that interface, i.e. the TAP the benchmark drains.
+// An optional 4th argument gives the frame's bytes after the two MACs
+// (EtherType and payload) in hex, e.g. a UDP datagram for the stack bench;
+// frames are padded to 60 bytes and at most 1514.
 // Prints one JSON line: {"sent":N,"seconds":S}, N = frames the kernel took.
 // Frames go through the qdisc; TAPFLOOD_BYPASS=1 sets PACKET_QDISC_BYPASS,
 // which is slower here: sendmmsg then stops at the first frame a full TAP
@@ -39,8 +42,8 @@ static bool ParseMac(const char* s, unsigned char out[6]) {
 }
 
 int main(int argc, char** argv) {
-  if (argc != 4) {
-    fprintf(stderr, "usage: tapflood IFNAME SECONDS DSTMAC\n");
+  if (argc != 4 && argc != 5) {
+    fprintf(stderr, "usage: tapflood IFNAME SECONDS DSTMAC [FRAMEHEX]\n");
     return 2;
   }
   const char* ifname = argv[1];
@@ -79,16 +82,35 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  unsigned char frame[60];  // minimum Ethernet frame without FCS
+  unsigned char frame[1514];
+  size_t flen = 60;  // minimum Ethernet frame without FCS
   memset(frame, 0, sizeof frame);
   memcpy(frame, dst, 6);
   memcpy(frame + 6, ifr.ifr_hwaddr.sa_data, 6);
-  frame[12] = 0x88;
-  frame[13] = 0xb5;
-  memcpy(frame + 14, "9net tap-drain bench", 20);
+  if (argc == 5) {
+    const char* hex = argv[4];
+    size_t n = strlen(hex);
+    if (n % 2 != 0 || n / 2 > sizeof frame - 12) {
+      fprintf(stderr, "tapflood: bad FRAMEHEX\n");
+      return 2;
+    }
+    for (size_t i = 0; i < n / 2; i++) {
+      unsigned v;
+      if (sscanf(hex + 2 * i, "%2x", &v) != 1) {
+        fprintf(stderr, "tapflood: bad FRAMEHEX\n");
+        return 2;
+      }
+      frame[12 + i] = static_cast<unsigned char>(v);
+    }
+    if (12 + n / 2 > flen) flen = 12 + n / 2;
+  } else {
+    frame[12] = 0x88;
+    frame[13] = 0xb5;
+    memcpy(frame + 14, "9net tap-drain bench", 20);
+  }
 
   enum { kBatch = 64 };
-  struct iovec iov = {frame, sizeof frame};
+  struct iovec iov = {frame, flen};
   struct mmsghdr msgs[kBatch];
   memset(msgs, 0, sizeof msgs);
   for (int i = 0; i < kBatch; i++) {
