@@ -24,7 +24,7 @@ import type { HostInterfaces } from './interfaces.js';
 /** Receive queue bound per conversation: the socket is paused beyond it. */
 const RQ_LIMIT = 4 * 1024 * 1024;
 /** Bytes a conversation may have queued on its socket before a data write waits. */
-const SEND_QUEUE = 4 * 1024 * 1024;
+export const SEND_QUEUE = 4 * 1024 * 1024;
 /** How long a closed socket may linger in FIN exchange before it is destroyed. */
 const LINGER_MS = 30_000;
 /** Default and minimum keepalive period (Plan 9: 120 s, ≥ 50 ms). */
@@ -280,19 +280,35 @@ export class HostTcp implements Proto {
   }
 
   write(c: Conv, data: Uint8Array, signal: Signal): number | Promise<number> {
+    return this.writev(c, [data], signal);
+  }
+
+  /** One data write in pieces: one corked socket write, no copy. */
+  writev(c: Conv, parts: Uint8Array[], signal: Signal): number | Promise<number> {
     const p = ptcl(c);
     const s = p.sock;
     if (!s || s.destroyed || !s.writable) throw new NinepError(Ehungup);
+    let n = 0;
+    if (parts.length === 1) {
+      s.write(parts[0]!);
+      n = parts[0]!.length;
+    } else {
+      s.cork();
+      for (const part of parts) {
+        s.write(part);
+        n += part.length;
+      }
+      s.uncork();
+    }
     // The data is queued (committed) either way; the writer waits only while
     // the socket holds more than SEND_QUEUE bytes (flow control back to 9P).
-    s.write(data);
-    if (s.writableLength <= SEND_QUEUE) return data.length;
+    if (s.writableLength <= SEND_QUEUE) return n;
     return new Promise<number>((resolve) => {
       const done = (): void => {
         s.off('drain', done);
         s.off('close', done);
         signal.removeEventListener('abort', done);
-        resolve(data.length);
+        resolve(n);
       };
       s.on('drain', done);
       s.on('close', done);

@@ -51,6 +51,8 @@ export interface Proto {
   ctl(c: Conv, fields: string[], signal: Signal): MaybePromise<void>;
   /** One write to `data`. */
   write(c: Conv, data: Uint8Array, signal: Signal): MaybePromise<number>;
+  /** One write to `data` given in pieces (optional; else the pieces are joined). */
+  writev?(c: Conv, parts: Uint8Array[], signal: Signal): MaybePromise<number>;
   /** The last reference went away: close the transport. */
   close(c: Conv): void;
   /** The protocol still holds c (TCP Time_wait...): not recyclable yet. */

@@ -260,6 +260,8 @@ export class ProtoDir {
     return {
       read: (_offset, count, signal) => c.rq.read(count, signal),
       write: (_offset, data, signal) => this.proto.write(c, data, signal),
+      writev: (_offset, parts, signal) =>
+        this.proto.writev ? this.proto.writev(c, parts, signal) : this.proto.write(c, Buffer.concat(parts), signal),
       clunk: () => this.decref(c),
     };
   }

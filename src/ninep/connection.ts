@@ -212,7 +212,7 @@ export class Connection {
     // replies that come later are written at once.
     this.corked = true;
     this.output.cork();
-    const err = this.reader.push(chunk, (frame) => this.onFrame(frame));
+    const err = this.reader.push(chunk, (frame) => this.onFrame(frame), (parts) => this.onScattered(parts));
     if (this.corked) {
       this.corked = false;
       this.output.uncork();
@@ -232,6 +232,37 @@ export class Connection {
       return;
     }
     this.handleFrame(frame);
+    this.maybePause();
+  }
+
+  /**
+   * A large Twrite delivered as the chunk views it arrived in (no copy):
+   * validated here, then written with the file's writev when it has one.
+   */
+  private onScattered(parts: Buffer[]): void {
+    if (this.closed) return;
+    const h = parts[0]!;
+    let total = 0;
+    for (const p of parts) total += p.length;
+    const tag = h.readUInt16LE(5);
+    const count = h.readUInt32LE(19);
+    if (this.paused || this.dialect === null || this.host.trace || count !== total - 23) {
+      // Rare paths (backpressure, tracing, a bad count) take the ordinary, copying route.
+      return this.onFrame(Buffer.concat(parts, total));
+    }
+    if (this.reqs.has(tag) || tag === NOTAG) return this.close(`disconnected: bad tag ${tag} on Twrite`);
+    const m: Twrite = { type: MsgType.Twrite, tag, fid: h.readUInt32LE(7), offset: h.readBigUInt64LE(11), data: EMPTY };
+    const data = [h.subarray(23), ...parts.slice(1)];
+    const req = new Request(tag, MsgType.Twrite);
+    this.reqs.set(tag, req);
+    let out: MaybePromise<RMessage>;
+    try {
+      out = this.write(req, m, data, count);
+    } catch (e) {
+      return this.fail(req, e);
+    }
+    if (out instanceof Promise) out.then((r) => this.respond(req, r), (e) => this.fail(req, e));
+    else this.respond(req, out);
     this.maybePause();
   }
 
@@ -618,21 +649,24 @@ export class Connection {
     return { type: MsgType.Rread, tag, data };
   }
 
-  private write(req: Request, m: Twrite): MaybePromise<RMessage> {
+  /** Twrite; `parts`/`count`: its data as scattered views (see onScattered). */
+  private write(req: Request, m: Twrite, parts?: Uint8Array[], count = m.data.length): MaybePromise<RMessage> {
     const fid = this.fid(m.fid);
     const of = fid.open;
     if (!of) throw new NinepError(Enotopen);
     const rw = fid.openMode & 3;
     if (rw !== OWRITE && rw !== ORDWR) throw new NinepError('bad use of fid');
     if (isDir(fid.node)) throw new NinepError(Eisdir);
-    if (!of.write) throw new NinepError(Eperm);
-    const write = of.write.bind(of);
+    if (!of.write && !of.writev) throw new NinepError(Eperm);
     const done = (n: number): RMessage => {
-      if (n === 0 && m.data.length > 0) throw new NinepError(Eio);
-      return { type: MsgType.Rwrite, tag: m.tag, count: Math.min(n, m.data.length) };
+      if (n === 0 && count > 0) throw new NinepError(Eio);
+      return { type: MsgType.Rwrite, tag: m.tag, count: Math.min(n, count) };
     };
     return this.withFid(fid, () => {
-      const n = write(m.offset, m.data, req.signal);
+      let n: MaybePromise<number>;
+      if (parts && of.writev) n = of.writev(m.offset, parts, req.signal);
+      else if (of.write) n = of.write(m.offset, parts ? Buffer.concat(parts, count) : m.data, req.signal);
+      else n = of.writev!(m.offset, [m.data], req.signal);
       return n instanceof Promise ? n.then(done) : done(n);
     });
   }
@@ -696,6 +730,8 @@ export class Connection {
     };
   }
 }
+
+const EMPTY = new Uint8Array(0);
 
 function rread(tag: number, data: Uint8Array, count: number): RMessage {
   return { type: MsgType.Rread, tag, data: data.length > count ? data.subarray(0, count) : data };

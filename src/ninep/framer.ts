@@ -13,6 +13,9 @@ import { Buffer } from 'node:buffer';
 
 /** Smallest legal frame: size[4] type[1] tag[2]. */
 const MIN_FRAME = 7;
+/** Twrite frames at least this large may be delivered scattered (see push). */
+export const SCATTER_MIN = 64 * 1024;
+const TWRITE = 118;
 
 export class FrameReader {
   /** Largest legal frame in bytes (size field value). May be changed between push() calls or from inside onFrame. */
@@ -41,9 +44,12 @@ export class FrameReader {
    * order. Returns null, or an error string when the stream is broken (size
    * field < 7 or > maxSize); then no more frames are delivered and the reader
    * must be discarded. If onFrame throws, the reader is marked broken and the
-   * exception propagates.
+   * exception propagates. With onScattered, a Twrite of at least SCATTER_MIN
+   * bytes that spans several chunks is delivered as the list of chunk views
+   * that make it up (the first holding at least its 23-byte header) instead
+   * of being copied into one buffer.
    */
-  push(chunk: Buffer, onFrame: (frame: Buffer) => void): string | null {
+  push(chunk: Buffer, onFrame: (frame: Buffer) => void, onScattered?: (parts: Buffer[]) => void): string | null {
     if (this.broken !== null) return this.broken;
     const len = chunk.length;
     if (len === 0) return null;
@@ -59,6 +65,20 @@ export class FrameReader {
         }
         const want = this.size - this.have;
         if (len < want) return this.keep(chunk);
+        // A large Twrite spread over chunks: hand over the views, uncopied,
+        // when the caller can take them (its header must be in the first view).
+        if (onScattered && this.size >= SCATTER_MIN && this.parts[0]!.length >= 23 && this.parts[0]![4] === TWRITE) {
+          const parts = this.parts;
+          parts.push(want === len ? chunk : chunk.subarray(0, want));
+          off = want;
+          this.parts = [];
+          this.have = 0;
+          this.size = 0;
+          onScattered(parts);
+        }
+      }
+      if (this.have > 0) {
+        const want = this.size - this.have;
         const frame = Buffer.allocUnsafe(this.size);
         let p = 0;
         for (const part of this.parts) {

@@ -59,6 +59,12 @@ export interface OpenFile {
   read?(offset: bigint, count: number, signal: Signal): MaybePromise<Uint8Array>;
   /** Returns the count written; 0 for a non-empty write is turned into an error. */
   write?(offset: bigint, data: Uint8Array, signal: Signal): MaybePromise<number>;
+  /**
+   * One write whose data arrived in several pieces (a large Twrite, passed
+   * on without copying). Optional: without it the pieces are joined and
+   * given to write().
+   */
+  writev?(offset: bigint, parts: Uint8Array[], signal: Signal): MaybePromise<number>;
   /** The fid was clunked (or its connection closed) and no request is running on it. */
   clunk?(): void;
 }

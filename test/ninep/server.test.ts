@@ -52,6 +52,7 @@ function makeTree() {
     opens: 0,
     clunks: 0,
     slowOpenRelease: [] as (() => void)[],
+    sinkGot: null as unknown as { parts: number; data: Buffer[] },
   };
   const hello = file(1n, 'hello.txt', 0o644, () => ({ read: (off, n) => readSlice(Buffer.from('hello, world\n'), off, n) }));
   const ctl = file(2n, 'ctl', 0o666, () => ({
@@ -71,13 +72,23 @@ function makeTree() {
   const stubborn = file(5n, 'stubborn', 0o666, () => ({
     read: () => new Promise<Uint8Array>((resolve) => { state.stubbornRelease = () => resolve(Buffer.from('late')); }),
   }));
+  // Takes large writes in pieces (writev) and remembers what arrived.
+  const sinkGot: { parts: number; data: Buffer[] } = { parts: 0, data: [] };
+  const sink = file(6n, 'sink', 0o666, () => ({
+    writev: (_o, parts) => {
+      sinkGot.parts += parts.length;
+      for (const p of parts) sinkGot.data.push(Buffer.from(p));
+      return parts.reduce((n, p) => n + p.length, 0);
+    },
+  }));
   const kids: Node[] = [];
   for (let i = 0; i < 200; i++) kids.push(file(1000n + BigInt(i), `file-with-a-rather-long-name-${String(i).padStart(3, '0')}`, 0o444, () => ({ read: () => new Uint8Array(0) })));
   const leaf = file(20n, 'leaf', 0o444, () => ({ read: () => new Uint8Array(0) }));
   const inner = new SynthDir(qid(QTDIR, 21n), () => ({ name: 'inner', uid: 'glenda', mode: 0o555 }), () => [leaf]);
   const sub = new SynthDir(qid(QTDIR, 10n), () => ({ name: 'sub', uid: 'glenda', mode: 0o555 }), () => [inner, ...kids]);
   const empty = new SynthDir(qid(QTDIR, 11n), () => ({ name: 'empty', uid: 'glenda', mode: 0o555 }), () => []);
-  const root = new SynthDir(qid(QTDIR, 0n), () => ({ name: '/', uid: 'glenda', mode: 0o555 }), () => [hello, ctl, stream, slowopen, stubborn, sub, empty]);
+  const root = new SynthDir(qid(QTDIR, 0n), () => ({ name: '/', uid: 'glenda', mode: 0o555 }), () => [hello, ctl, stream, slowopen, stubborn, sink, sub, empty]);
+  state.sinkGot = sinkGot;
   return { root, state };
 }
 
@@ -259,6 +270,58 @@ describe('open, read, write', () => {
     expect(await p.rpc({ type: T.Twrite, tag: tag(), fid: 1, offset: 0n, data: Buffer.from('connect x\n') })).toMatchObject({ type: T.Rwrite, count: 10 });
     expect(await p.rpc({ type: T.Twrite, tag: tag(), fid: 1, offset: 0n, data: Buffer.alloc(0) })).toMatchObject({ type: T.Rwrite, count: 0 });
     expect(tree.state.ctlWrites).toEqual(['connect x\n', '']);
+  });
+});
+
+describe('large writes', () => {
+  it('passes a large Twrite that arrives in many chunks to writev as views, byte-exact', async () => {
+    const p = await peer();
+    await p.start({ msize: 2 * 1024 * 1024 });
+    await walk(p, 0, 1, ['sink']);
+    await open(p, 1, OWRITE);
+    const payload = Buffer.alloc(1024 * 1024);
+    for (let i = 0; i < payload.length; i++) payload[i] = (i * 7 + (i >> 11)) & 0xff;
+    // Send the frame in 5000-byte pieces so it spans many socket reads.
+    const frame = Buffer.alloc(23);
+    frame.writeUInt32LE(23 + payload.length, 0);
+    frame[4] = T.Twrite;
+    frame.writeUInt16LE(77, 5);
+    frame.writeUInt32LE(1, 7);
+    frame.writeUInt32LE(payload.length, 19);
+    const all = Buffer.concat([frame, payload]);
+    for (let o = 0; o < all.length; o += 5000) {
+      p.sendBytes(all.subarray(o, o + 5000));
+      if (o % 100000 === 0) await new Promise((r) => setImmediate(r));
+    }
+    expect(await p.reply(77)).toMatchObject({ type: T.Rwrite, count: payload.length });
+    expect(tree.state.sinkGot.parts).toBeGreaterThan(1);
+    expect(Buffer.concat(tree.state.sinkGot.data).equals(payload)).toBe(true);
+    // A file without writev gets the same bytes joined.
+    await walk(p, 0, 2, ['ctl']);
+    await open(p, 2, OWRITE);
+    frame.writeUInt16LE(78, 5);
+    frame.writeUInt32LE(2, 7);
+    for (let o = 0; o < all.length; o += 5000) p.sendBytes(Buffer.concat([frame, payload]).subarray(o, o + 5000));
+    expect(await p.reply(78)).toMatchObject({ type: T.Rwrite, count: payload.length });
+    expect(tree.state.ctlWrites[0]!.length).toBe(payload.length);
+  });
+
+  it('hangs up on a scattered Twrite whose count does not match its size', async () => {
+    const p = await peer();
+    await p.start({ msize: 2 * 1024 * 1024 });
+    await walk(p, 0, 1, ['sink']);
+    await open(p, 1, OWRITE);
+    const body = Buffer.alloc(200000);
+    const frame = Buffer.alloc(23);
+    frame.writeUInt32LE(23 + body.length, 0);
+    frame[4] = T.Twrite;
+    frame.writeUInt16LE(79, 5);
+    frame.writeUInt32LE(1, 7);
+    frame.writeUInt32LE(body.length - 1, 19);
+    const all = Buffer.concat([frame, body]);
+    for (let o = 0; o < all.length; o += 5000) p.sendBytes(all.subarray(o, o + 5000));
+    await p.closedP;
+    expect(tree.state.sinkGot.parts).toBe(0);
   });
 });
 
