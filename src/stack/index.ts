@@ -34,3 +34,4 @@ export type { UdpOpenOptions, UdpReceiver } from './udp.js';
 export { EPHEMERAL_HI, EPHEMERAL_LO } from './ports.js';
 export * from './stats.js';
 export * from './error.js';
+export * from './tcp/index.js';
