@@ -21,10 +21,15 @@ import type { Node } from '../ninep/node.js';
 import type { Ifc } from '../stack/ifc.js';
 import { Stack } from '../stack/stack.js';
 import { EtherPort } from './etherport.js';
+import { Client } from '../ninep/client.js';
+import { NinePEtherLink } from '../link/ninep-ether.js';
 import { StackIcmp } from './icmp.js';
 import { StackIpifc } from './ipifc.js';
 import { StackArp, StackRoutes } from './tables.js';
 import { StackUdp } from './udp.js';
+import { TcpLayer } from '../stack/tcp/tcp.js';
+import type { TcpLayerOptions } from '../stack/tcp/types.js';
+import { StackTcp } from './tcp.js';
 import { toV4 } from './addr.js';
 
 export interface StackNetOptions {
@@ -34,6 +39,8 @@ export interface StackNetOptions {
   /** Host names for cs (default: the host's resolver; literal addresses always work). */
   resolve?: (host: string) => Promise<Ip[]>;
   log?: (line: string) => void;
+  /** TCP bounds and defaults (buffers, Time_wait, congestion control...). */
+  tcp?: TcpLayerOptions;
 }
 
 async function hostResolve(host: string): Promise<Ip[]> {
@@ -46,29 +53,37 @@ export class StackNet {
   readonly root: Node;
   readonly ipifc: StackIpifc;
   private readonly ports: EtherPort[] = [];
+  /** Connections to lower servers whose ethers we use. */
+  private readonly lowers: Client[] = [];
   private readonly ethers: EtherDir[] = [];
+  readonly tcp: TcpLayer;
+  private readonly tcpDir: ProtoDir;
   private readonly udpDir: ProtoDir;
   private readonly icmpDir: ProtoDir;
 
   constructor(private readonly opts: StackNetOptions) {
     this.stack = new Stack({ clock: opts.clock, rng: opts.rng, ...(opts.log ? { log: opts.log } : {}) });
     const ctx = { eve: opts.eve };
+    this.tcp = new TcpLayer(this.stack, opts.tcp);
+    const tcp = new StackTcp(this.stack, this.tcp);
+    this.tcpDir = new ProtoDir(tcp, 1, ctx);
+    tcp.dir = this.tcpDir;
     const udp = new StackUdp(this.stack);
     this.udpDir = new ProtoDir(udp, 2, ctx);
     udp.dir = this.udpDir;
     this.icmpDir = new ProtoDir(new StackIcmp(this.stack), 3, ctx);
-    this.ipifc = new StackIpifc(this.stack, (path) => this.port(path));
+    this.ipifc = new StackIpifc(this.stack, (path) => (path.includes('!') ? this.remotePort(path) : this.port(path)));
     const ipifcDir = new IpifcDir(this.ipifc, opts.eve);
     const arp = arpNode(new StackArp(this.stack), opts.eve);
     const iproute = iprouteNode(new StackRoutes(this.stack), opts.eve);
     const cs = new ConnectionServer({
-      protocols: () => ['udp', 'icmp'],
+      protocols: () => ['tcp', 'udp', 'icmp'],
       resolve: opts.resolve ?? hostResolve,
       haveFamily: (v4) => v4 && this.stack.interfaces().some((i) => i.addresses().length > 0),
       services: ServiceTable.builtin(),
     });
     this.root = netRoot(opts.eve, (user) => [
-      this.udpDir.node, ipifcDir.node, this.icmpDir.node, arp, iproute,
+      this.tcpDir.node, this.udpDir.node, ipifcDir.node, this.icmpDir.node, arp, iproute,
       ...this.ethers.map((e) => e.node), cs.node(user),
     ]);
   }
@@ -77,6 +92,33 @@ export class StackNet {
   port(path: string): EtherPort | null {
     const name = path.replace(/^.*\//, '');
     return this.ports.find((p) => p.name === name) ?? null;
+  }
+
+  /** `tcp!host!port!/ether0` (or `unix!/path!/ether0`): a lower server's ether directory. */
+  private async remotePort(spec: string): Promise<EtherPort | null> {
+    const i = spec.lastIndexOf('!');
+    if (i < 0 || !spec.slice(i + 1).startsWith('/')) return null;
+    return this.etherOver(spec.slice(0, i), spec.slice(i + 1));
+  }
+
+  /**
+   * Use a lower server's ether directory as our next etherN (link stacking):
+   * our stack keeps its own MAC and addresses on the lower card's wire.
+   */
+  async etherOver(addr: string, path = '/ether0'): Promise<EtherPort> {
+    const client = await Client.dial(addr, { uname: this.opts.eve });
+    try {
+      const link = await NinePEtherLink.open(client, {
+        path,
+        rng: this.opts.rng,
+        onError: (e) => this.opts.log?.(`ether over ${addr}${path}: ${e.message}`),
+      });
+      this.lowers.push(client);
+      return this.addEther(link);
+    } catch (e) {
+      client.close();
+      throw e;
+    }
   }
 
   /** Add an ether device (etherN, N = next free) over a link. */
@@ -108,7 +150,9 @@ export class StackNet {
 
   async close(): Promise<void> {
     for (const e of this.ethers) e.close();
+    this.tcp.dispose();
     this.stack.close();
     for (const p of this.ports) await p.close();
+    for (const c of this.lowers) c.close();
   }
 }

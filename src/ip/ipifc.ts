@@ -35,7 +35,7 @@ export class StackIpifc implements IpifcSource {
   private readonly slots: IfcSlot[] = [];
 
   /** `ports` resolves a device path (/net/ether0, ether0, or a lower server's) to an ether port. */
-  constructor(private readonly stack: Stack, private readonly ports: (path: string) => EtherPort | null) {}
+  constructor(private readonly stack: Stack, private readonly ports: (path: string) => EtherPort | null | Promise<EtherPort | null>) {}
 
   list(): IfcView[] {
     return this.slots.map((s) => {
@@ -86,7 +86,7 @@ export class StackIpifc implements IpifcSource {
     return s.ifc;
   }
 
-  ctl(index: number, f: string[]): void {
+  ctl(index: number, f: string[]): void | Promise<void> {
     const s = this.slots[index];
     if (!s) throw new NinepError('interface not found');
     switch (f[0]) {
@@ -94,9 +94,17 @@ export class StackIpifc implements IpifcSource {
         if (f.length < 2) throw new NinepError('bad arg in system call');
         if (f[1] !== 'ether' && f[1] !== 'gbe') throw new NinepError('unknown interface type');
         if (s.ifc) throw new NinepError('interface already bound');
-        const port = f[2] ? this.ports(f[2]) : null;
-        if (!port) throw new NinepError('file does not exist');
-        this.bind(index, port);
+        const found = f[2] ? this.ports(f[2]) : null;
+        const bind = (port: EtherPort | null): void => {
+          if (!port) throw new NinepError('file does not exist');
+          this.bind(index, port);
+        };
+        if (found instanceof Promise) {
+          return found.then(bind, (e: unknown) => {
+            throw e instanceof NinepError ? e : new NinepError(`bind ether: ${(e as Error).message}`);
+          });
+        }
+        bind(found);
         return;
       }
       case 'unbind':

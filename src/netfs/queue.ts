@@ -35,6 +35,8 @@ export class Queue {
   /** Datagrams dropped because the queue was full. */
   dropped = 0;
   onDrain: (() => void) | null = null;
+  /** Told how many bytes each read took (our TCP reopens its window with it). */
+  onTake: ((n: number) => void) | null = null;
 
   constructor(readonly mode: 'stream' | 'datagram', readonly limit: number) {}
 
@@ -70,10 +72,13 @@ export class Queue {
       const w = this.waiters.shift()!;
       this.settle(w);
       if (this.mode === 'datagram' || data.length <= w.count) {
-        w.resolve(data.length <= w.count ? data : data.subarray(0, w.count));
+        const out = data.length <= w.count ? data : data.subarray(0, w.count);
+        w.resolve(out);
+        if (this.onTake && out.length > 0) this.onTake(out.length);
         return true;
       }
       w.resolve(data.subarray(0, w.count));
+      if (this.onTake) this.onTake(w.count);
       data = data.subarray(w.count);
     }
     this.parts.push(data);
@@ -135,6 +140,7 @@ export class Queue {
     this.eofReads = 0;
     this.dropped = 0;
     this.onDrain = null;
+    this.onTake = null;
   }
 
   private eof(): Uint8Array {
@@ -206,6 +212,7 @@ export class Queue {
       this.parts = [];
       this.head = 0;
     }
+    if (this.onTake && out.length > 0) this.onTake(out.length);
     if (wasFull && this.bytes < this.limit && this.onDrain) this.onDrain();
     return out;
   }

@@ -186,6 +186,115 @@ print(s.recvfrom(65535)[0].decode(), flush=True)
     await ctl.close();
   });
 
+  /** A python3 program in the namespace; resolves with its stdout once it prints "ready". */
+  async function kernelPy(code: string): Promise<{ out: () => string; done: Promise<number> }> {
+    const p = spawn('ip', ['netns', 'exec', NS, 'python3', '-c', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+    children.push(p);
+    let out = '';
+    p.stdout!.on('data', (b) => (out += b));
+    const done = new Promise<number>((r) => p.once('close', (code) => r(code ?? -1)));
+    await new Promise<void>((r) => {
+      const check = (): void => { if (out.includes('ready')) r(); else p.stdout!.once('data', check); };
+      check();
+    });
+    return { out: () => out, done };
+  }
+
+  it('dials a kernel TCP listener through /net/tcp: 8 MiB each way, sha256-checked', async () => {
+    const MiB = 1024 * 1024;
+    const k = await kernelPy(`
+import socket, hashlib
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("${KERNEL}", 7001)); s.listen(1); print("ready", flush=True)
+c, _ = s.accept()
+h = hashlib.sha256(); n = 0
+while n < ${8 * MiB}:
+    d = c.recv(1 << 16)
+    if not d: break
+    h.update(d); n += len(d)
+print("got", n, h.hexdigest(), flush=True)
+blk = bytes((i * 7) & 255 for i in range(1 << 16))
+for i in range(128): c.sendall(blk)
+c.close()
+`);
+    const { n, ctl } = await clone('tcp');
+    await ctl.write(`connect ${KERNEL}!7001`);
+    expect((await c.readFile(`/tcp/${n}/status`)).toString()).toMatch(/^Established /);
+    const d = await c.open(`/tcp/${n}/data`, ORDWR);
+    const { createHash } = await import('node:crypto');
+    const up = Buffer.alloc(8 * MiB);
+    for (let i = 0; i < up.length; i++) up[i] = (i * 13 + (i >> 16)) & 0xff;
+    await d.write(up);
+    const blk = Buffer.alloc(1 << 16);
+    for (let i = 0; i < blk.length; i++) blk[i] = (i * 7) & 255;
+    const want = createHash('sha256');
+    for (let i = 0; i < 128; i++) want.update(blk);
+    const got = createHash('sha256');
+    let total = 0;
+    for (;;) {
+      const b = await d.read(65536);
+      if (b.length === 0) break;
+      got.update(b);
+      total += b.length;
+    }
+    expect(total).toBe(8 * MiB);
+    expect(got.digest('hex')).toBe(want.digest('hex'));
+    await k.done;
+    expect(k.out()).toContain(`got ${8 * MiB} ${createHash('sha256').update(up).digest('hex')}`);
+    await d.close();
+    await ctl.close();
+  }, 60_000);
+
+  it('accepts a kernel TCP client through listen, and sees its reset as EOF', async () => {
+    const srv = await clone('tcp');
+    await srv.ctl.write('announce 7002');
+    const listening = c.open(`/tcp/${srv.n}/listen`, ORDWR);
+    const k = await kernelPy(`
+import socket, struct, time
+print("ready", flush=True)
+c = socket.create_connection(("${US}", 7002))
+c.sendall(b"hello from the kernel")
+print("reply", c.recv(100).decode(), flush=True)
+c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+time.sleep(0.2)
+c.close()
+`);
+    const lctl = await listening;
+    const m = (await lctl.read(20)).toString();
+    expect((await c.readFile(`/tcp/${m}/remote`)).toString()).toMatch(new RegExp(`^${KERNEL.replace(/\./g, '\\.')}!\\d+\\n$`));
+    const d = await c.open(`/tcp/${m}/data`, ORDWR);
+    expect((await d.read(100)).toString()).toBe('hello from the kernel');
+    await d.write('hello from 9net');
+    await k.done;
+    expect(k.out()).toContain('reply hello from 9net');
+    // The kernel's RST: reads see EOF, writes fail, status is Closed.
+    expect((await d.read(100)).length).toBe(0);
+    await expect(d.write('anyone?')).rejects.toThrow('i/o on hungup channel');
+    expect((await c.readFile(`/tcp/${m}/status`)).toString()).toMatch(/^Closed /);
+    for (const f of [d, lctl, srv.ctl]) await f.close();
+  }, 30_000);
+
+  it('reports a kernel close through data and status, and a refused connect', async () => {
+    const k = await kernelPy(`
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("${KERNEL}", 7003)); s.listen(1); print("ready", flush=True)
+c, _ = s.accept(); c.sendall(b"bye"); c.close()
+`);
+    const { n, ctl } = await clone('tcp');
+    await ctl.write(`connect ${KERNEL}!7003`);
+    const d = await c.open(`/tcp/${n}/data`, ORDWR);
+    expect((await d.read(100)).toString()).toBe('bye');
+    expect((await d.read(100)).length).toBe(0);
+    expect((await c.readFile(`/tcp/${n}/status`)).toString()).toMatch(/^Close_wait /);
+    await k.done;
+    await d.close();
+    await ctl.close();
+    const r = await clone('tcp');
+    await expect(r.ctl.write(`connect ${KERNEL}!7999`)).rejects.toThrow('connection refused');
+    await r.ctl.close();
+  }, 30_000);
+
   it('counts what it received in the stack\'s statistics', async () => {
     const ip = (await c.readFile('/ipifc/stats')).toString();
     expect(Number(/InReceives: (\d+)/.exec(ip)![1])).toBeGreaterThan(0);

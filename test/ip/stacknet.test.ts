@@ -49,7 +49,7 @@ async function clone(c: Client, proto: string): Promise<{ n: string; ctl: File }
 
 describe('/net over our stack', () => {
   it('lists the Plan 9 files', async () => {
-    expect((await a.c.ls('/')).map((d) => d.name)).toEqual(['udp', 'ipifc', 'icmp', 'arp', 'iproute', 'ether0', 'cs']);
+    expect((await a.c.ls('/')).map((d) => d.name)).toEqual(['tcp', 'udp', 'ipifc', 'icmp', 'arp', 'iproute', 'ether0', 'cs']);
   });
 
   it('shows the interface in ipifc and its routes in iproute', async () => {
@@ -122,6 +122,55 @@ describe('/net over our stack', () => {
     await md.write('reply');
     expect((await cd.read(100)).toString()).toBe('reply');
     for (const f of [md, lctl, srv.ctl, cd, cli.ctl]) await f.close();
+  });
+
+  it('carries TCP: listen and accept on one stack, dial on the other, data both ways, EOF', async () => {
+    const srv = await clone(b.c, 'tcp');
+    await srv.ctl.write('announce 5555');
+    expect((await b.c.readFile(`/tcp/${srv.n}/status`)).toString()).toMatch(/^Listen /);
+    const listening = b.c.open(`/tcp/${srv.n}/listen`, ORDWR);
+    const cli = await clone(a.c, 'tcp');
+    await cli.ctl.write('connect 10.9.0.2!5555');
+    expect((await a.c.readFile(`/tcp/${cli.n}/status`)).toString()).toMatch(/^Established qin 0 qout 0 rq 0\.0 srtt \d+ /);
+    const lctl = await listening;
+    const m = (await lctl.read(20)).toString();
+    expect((await b.c.readFile(`/tcp/${m}/remote`)).toString()).toMatch(/^10\.9\.0\.1!\d+\n$/);
+    expect((await b.c.readFile(`/tcp/${m}/local`)).toString()).toBe('10.9.0.2!5555\n');
+    const md = await b.c.open(`/tcp/${m}/data`, ORDWR);
+    const cd = await a.c.open(`/tcp/${cli.n}/data`, ORDWR);
+    await cd.write('hello over our tcp');
+    expect((await md.read(100)).toString()).toBe('hello over our tcp');
+    const big = Buffer.alloc(3 * 1024 * 1024);
+    for (let i = 0; i < big.length; i++) big[i] = (i * 31) & 0xff;
+    const writing = md.write(big);
+    const got: Buffer[] = [];
+    let n = 0;
+    while (n < big.length) {
+      const part = await cd.read(65536);
+      got.push(part);
+      n += part.length;
+    }
+    await writing;
+    expect(Buffer.concat(got).equals(big)).toBe(true);
+    // B closes: A reads EOF three times, then the hangup error.
+    await md.close();
+    await lctl.close();
+    expect((await cd.read(100)).length).toBe(0);
+    expect((await cd.read(100)).length).toBe(0);
+    expect((await cd.read(100)).length).toBe(0);
+    await expect(cd.read(100)).rejects.toThrow('i/o on hungup channel');
+    await cd.close();
+    await cli.ctl.close();
+    await srv.ctl.close();
+    const stats = (await a.c.readFile('/tcp/stats')).toString();
+    expect(stats).toMatch(/^ActiveOpens: [1-9]/m);
+  });
+
+  it('refuses a TCP connect to a closed port with Plan 9\'s error', async () => {
+    const cli = await clone(a.c, 'tcp');
+    await expect(cli.ctl.write('connect 10.9.0.2!5556')).rejects.toThrow('connection refused');
+    await expect(cli.ctl.write('connect 10.9.0.2!5556')).rejects.toThrow('connection in use');
+    await cli.ctl.close();
   });
 
   it('reports port unreachable on a connected UDP conversation', async () => {
