@@ -16,6 +16,8 @@ interface ServeFlags {
   eve?: string;
   trace?: boolean;
   tap?: string;
+  etherOver?: string;
+  etherPath?: string;
   ip?: string;
   gw?: string;
   mtu?: string;
@@ -28,16 +30,34 @@ function parseCidr(s: string): { addr: string; prefix: number } {
   return { addr: m[1]!, prefix: Number(m[2]) };
 }
 
-/** Our own stack on a TAP device, configured as ipconfig would. */
-function stackOnTap(flags: ServeFlags, eve: string): { root: Node; what: string; close: () => Promise<void> } {
-  const net = new StackNet({ eve, clock: new RealClock(), rng: new CryptoRng() });
-  let link: TapLink;
-  try {
-    link = TapLink.open({ name: flags.tap!, ...(flags.mtu ? { mtu: Number(flags.mtu) } : {}), onError: (e) => console.error(`9net: ${flags.tap}: ${e.message}`) });
-  } catch (e) {
-    die((e as Error).message);
+interface Backend {
+  root: Node;
+  what: string;
+  close: () => Promise<void>;
+}
+
+/** Our own stack on a TAP device or on a lower server's ether, configured as ipconfig would. */
+async function stackBackend(flags: ServeFlags, eve: string): Promise<Backend> {
+  const net = new StackNet({ eve, clock: new RealClock(), rng: new CryptoRng(), log: (l) => console.error(`9net: ${l}`) });
+  let port;
+  let where: string;
+  if (flags.tap) {
+    let link: TapLink;
+    try {
+      link = TapLink.open({ name: flags.tap, ...(flags.mtu ? { mtu: Number(flags.mtu) } : {}), onError: (e) => console.error(`9net: ${flags.tap}: ${e.message}`) });
+    } catch (e) {
+      die((e as Error).message);
+    }
+    port = net.addEther(link);
+    where = link.name;
+  } else {
+    try {
+      port = await net.etherOver(flags.etherOver!, flags.etherPath ?? '/ether0');
+    } catch (e) {
+      die(`--ether-over ${flags.etherOver}: ${(e as Error).message}`);
+    }
+    where = `${flags.etherOver}${flags.etherPath ?? '/ether0'}`;
   }
-  const port = net.addEther(link);
   if (flags.ip) {
     const { addr, prefix } = parseCidr(flags.ip);
     try {
@@ -46,7 +66,7 @@ function stackOnTap(flags: ServeFlags, eve: string): { root: Node; what: string;
       die((e as Error).message);
     }
   } else if (flags.gw) die('--gw needs --ip');
-  return { root: net.root, what: `our stack on ${link.name}${flags.ip ? ` as ${flags.ip}` : ''}`, close: () => net.close() };
+  return { root: net.root, what: `our stack on ${where}${flags.ip ? ` as ${flags.ip}` : ''}`, close: () => net.close() };
 }
 
 export function addServe(program: Command): void {
@@ -56,15 +76,19 @@ export function addServe(program: Command): void {
     .option('-l, --listen <addr>', `where to listen: tcp!host!port, unix!/path, or - for stdin/stdout (repeatable; default ${DEFAULT_ADDRESS})`, (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--eve <user>', 'host owner: passes every conversation permission check (default: the user running 9net)')
     .option('--tap <name>', 'serve our own stack on this TAP device (created if missing, which needs CAP_NET_ADMIN; or attach to one made with ip tuntap add ... user $USER)')
-    .option('--ip <addr/prefix>', 'with --tap: our address, e.g. 10.0.0.2/24 (else configure it through /net/ipifc)')
+    .option('--ether-over <addr>', 'serve our own stack on another 9P server\'s ether directory (link stacking), e.g. tcp!127.0.0.1!5640')
+    .option('--ether-path <path>', 'with --ether-over: the ether directory on that server (default /ether0)')
+    .option('--ip <addr/prefix>', 'with --tap or --ether-over: our address, e.g. 10.0.0.2/24 (else configure it through /net/ipifc)')
     .option('--gw <addr>', 'with --ip: the default gateway')
     .option('--mtu <n>', 'with --tap: the IP MTU of the link (default: the device\'s)')
     .option('--trace', 'print every 9P message on stderr')
     .action(async (flags: ServeFlags) => {
       const eve = flags.eve ?? currentUser();
-      if (!flags.tap && (flags.ip || flags.gw || flags.mtu)) die('--ip, --gw and --mtu need --tap');
-      const backend = flags.tap
-        ? stackOnTap(flags, eve)
+      if (flags.tap && flags.etherOver) die('choose one of --tap and --ether-over');
+      const stack = Boolean(flags.tap || flags.etherOver);
+      if (!stack && (flags.ip || flags.gw || flags.mtu)) die('--ip, --gw and --mtu need --tap or --ether-over');
+      const backend: Backend = stack
+        ? await stackBackend(flags, eve)
         : { root: hostNet({ eve }).root, what: 'host sockets', close: async () => {} };
       const server = new Server({
         root: (aname) => (aname === '' || aname === '/' || aname === 'net' ? backend.root : null),

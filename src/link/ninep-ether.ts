@@ -11,6 +11,7 @@
  * When the lower server goes away the link stops: sends are dropped,
  * nothing more is delivered, and `onError` is told once.
  */
+import { setMaxListeners } from 'node:events';
 import type { Client, File } from '../ninep/client.js';
 import { ORDWR } from '../ninep/types.js';
 import type { Rng } from '../lib/rng.js';
@@ -55,6 +56,8 @@ export class NinePEtherLink implements Link {
   ) {
     this.mtu = opts.mtu ?? DEFAULT_MTU;
     this.mac = opts.mac ?? randomMac(opts.rng ?? new CryptoRng());
+    // Every outstanding read listens on the one abort signal.
+    setMaxListeners(READS_IN_FLIGHT + 1, this.abort.signal);
     client.onClose((why) => this.fail(new Error(`lower ether: ${why}`), opts.onError));
     for (let i = 0; i < READS_IN_FLIGHT; i++) void this.pump(opts.onError);
   }
