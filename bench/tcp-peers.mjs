@@ -25,7 +25,8 @@ const { TapLink } = await import(`${root}/dist/link/tap.js`);
 const { Stack } = await import(`${root}/dist/stack/stack.js`);
 const { TcpLayer } = await import(`${root}/dist/stack/tcp/tcp.js`);
 const { RealClock } = await import(`${root}/dist/lib/clock.js`);
-const { CryptoRng } = await import(`${root}/dist/lib/rng.js`);
+const { CryptoRng, SeededRng } = await import(`${root}/dist/lib/rng.js`);
+const { FaultLink } = await import(`${root}/dist/link/fault.js`);
 
 // The Linux peer: sink (receive until EOF, report) or source (send N bytes).
 const peerPy = join(tmpdir(), `9net-peer-${process.pid}.py`);
@@ -80,10 +81,12 @@ function peer(ns, args) {
 const gbit = (bytes, secs) => (bytes * 8) / secs / 1e9;
 
 // ---- 9net ----
-async function ninenet(mtu) {
+/** `loss`: drop this share of frames both ways on our side of the TAP (this kernel has no netem). */
+async function ninenet(mtu, loss = 0) {
   const ns = `9np${id}`;
   const tap = `9np${id}`;
-  const link = TapLink.open({ name: tap, mode: 'create', mtu });
+  const tapLink = TapLink.open({ name: tap, mode: 'create', mtu });
+  const link = loss > 0 ? new FaultLink(tapLink, { rng: new SeededRng(42), tx: { drop: loss }, rx: { drop: loss } }) : tapLink;
   const stack = new Stack({ clock: new RealClock(), rng: new CryptoRng() });
   const tcp = new TcpLayer(stack);
   sh('ip', 'netns', 'add', ns);
@@ -139,6 +142,7 @@ async function ninenet(mtu) {
     tcp.dispose();
     stack.close();
     await link.close();
+    if (link !== tapLink) await tapLink.close();
     cleanup();
   }
   return res;
@@ -200,5 +204,10 @@ for (const mtu of [1500, 65520]) {
   const pasta = await userNet('pasta', mtu).catch((e) => ({ error: e.message }));
   console.log(`MTU ${String(mtu).padStart(5)}: 9net up ${f(ours.up)} down ${f(ours.down)} | slirp4netns up ${f(slirp.up)} down ${f(slirp.down)}${slirp.error ? ` (${slirp.error})` : ''} | pasta -T (loopback splice, reference) up ${f(pasta.up)} down ${f(pasta.down)}${pasta.error ? ` (${pasta.error})` : ''}`);
   if (slirp.up && slirp.down) console.log(`           ratio 9net/slirp4netns: up ${(ours.up / slirp.up).toFixed(2)}, down ${(ours.down / slirp.down).toFixed(2)} (target >= 1, aim 1.5)`);
+}
+{
+  const clean = await ninenet(1500);
+  const lossy = await ninenet(1500, 0.01);
+  console.log(`MTU  1500, 1% loss each way on our side of the TAP (no netem in this kernel): 9net up ${f(lossy.up)} down ${f(lossy.down)}; ratio to lossless (same run): up ${(lossy.up / clean.up).toFixed(2)}, down ${(lossy.down / clean.down).toFixed(2)}`);
 }
 if (existsSync(peerPy)) spawnSync('rm', ['-f', peerPy]);
