@@ -11,6 +11,8 @@ const benches = [
   { file: 'ninep-rtt.mjs', args: ['3'] },
   { file: 'tcp-bulk.mjs', args: ['1024'] },
   { file: 'tap-drain.js', args: [], root: true },
+  { file: 'tcp-peers.mjs', args: ['256'], root: true },
+  { file: 'tcp-conns.mjs', args: ['10000'] },
 ];
 
 let failed = 0;
