@@ -6,6 +6,7 @@ import { StackNet } from '../ip/backend.js';
 import { RealClock } from '../lib/clock.js';
 import { CryptoRng } from '../lib/rng.js';
 import { TapLink } from '../link/tap.js';
+import { Topology } from '../topo/topology.js';
 import type { Node } from '../ninep/node.js';
 import { Server } from '../ninep/server.js';
 import { DEFAULT_ADDRESS, formatAddress, parseAddress } from '../ninep/transport.js';
@@ -18,6 +19,7 @@ interface ServeFlags {
   tap?: string;
   etherOver?: string;
   etherPath?: string;
+  topology?: string;
   ip?: string;
   gw?: string;
   mtu?: string;
@@ -31,7 +33,8 @@ function parseCidr(s: string): { addr: string; prefix: number } {
 }
 
 interface Backend {
-  root: Node;
+  /** The tree for an attach name (one tree for every name but a topology's). */
+  root: (aname: string, uname: string) => Node | null;
   what: string;
   close: () => Promise<void>;
 }
@@ -66,7 +69,23 @@ async function stackBackend(flags: ServeFlags, eve: string): Promise<Backend> {
       die((e as Error).message);
     }
   } else if (flags.gw) die('--gw needs --ip');
-  return { root: net.root, what: `our stack on ${where}${flags.ip ? ` as ${flags.ip}` : ''}`, close: () => net.close() };
+  return { root: single(net.root), what: `our stack on ${where}${flags.ip ? ` as ${flags.ip}` : ''}`, close: () => net.close() };
+}
+
+/** One tree, served for the default attach names. */
+function single(root: Node): Backend['root'] {
+  return (aname) => (aname === '' || aname === '/' || aname === 'net' ? root : null);
+}
+
+/** Several stacks, hubs and pairs from a topology file; each stack's /net by attach name. */
+async function topologyBackend(file: string, eve: string): Promise<Backend> {
+  let topo: Topology;
+  try {
+    topo = await Topology.fromFile(file, { eve, clock: new RealClock(), rng: new CryptoRng(), log: (l) => console.error(`9net: ${l}`) });
+  } catch (e) {
+    die((e as Error).message);
+  }
+  return { root: (aname, uname) => topo.root(aname, uname), what: `topology ${file}: ${topo.describe()}`, close: () => topo.close() };
 }
 
 export function addServe(program: Command): void {
@@ -78,20 +97,23 @@ export function addServe(program: Command): void {
     .option('--tap <name>', 'serve our own stack on this TAP device (created if missing, which needs CAP_NET_ADMIN; or attach to one made with ip tuntap add ... user $USER)')
     .option('--ether-over <addr>', 'serve our own stack on another 9P server\'s ether directory (link stacking), e.g. tcp!127.0.0.1!5640')
     .option('--ether-path <path>', 'with --ether-over: the ether directory on that server (default /ether0)')
+    .option('--topology <file>', 'serve several stacks, hubs and pairs from a JSON topology file; each stack\'s /net by attach name, the control tree as aname topo')
     .option('--ip <addr/prefix>', 'with --tap or --ether-over: our address, e.g. 10.0.0.2/24 (else configure it through /net/ipifc)')
     .option('--gw <addr>', 'with --ip: the default gateway')
     .option('--mtu <n>', 'with --tap: the IP MTU of the link (default: the device\'s)')
     .option('--trace', 'print every 9P message on stderr')
     .action(async (flags: ServeFlags) => {
       const eve = flags.eve ?? currentUser();
-      if (flags.tap && flags.etherOver) die('choose one of --tap and --ether-over');
+      const chosen = [flags.tap, flags.etherOver, flags.topology].filter(Boolean).length;
+      if (chosen > 1) die('choose one of --tap, --ether-over and --topology');
       const stack = Boolean(flags.tap || flags.etherOver);
       if (!stack && (flags.ip || flags.gw || flags.mtu)) die('--ip, --gw and --mtu need --tap or --ether-over');
-      const backend: Backend = stack
-        ? await stackBackend(flags, eve)
-        : { root: hostNet({ eve }).root, what: 'host sockets', close: async () => {} };
+      let backend: Backend;
+      if (flags.topology) backend = await topologyBackend(flags.topology, eve);
+      else if (stack) backend = await stackBackend(flags, eve);
+      else backend = { root: single(hostNet({ eve }).root), what: 'host sockets', close: async () => {} };
       const server = new Server({
-        root: (aname) => (aname === '' || aname === '/' || aname === 'net' ? backend.root : null),
+        root: (aname, uname) => backend.root(aname, uname),
         trace: flags.trace ?? false,
         log: (l) => console.error(`9net: ${l}`),
       });
