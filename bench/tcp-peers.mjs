@@ -119,6 +119,7 @@ async function ninenet(mtu, loss = 0) {
       });
       const r = await k.done;
       res.up = gbit(r.bytes, r.seconds);
+      res.upStats = { ...tcp.stats };
     }
     // down: a kernel source sends to us
     {
@@ -137,6 +138,7 @@ async function ninenet(mtu, loss = 0) {
         });
       });
       await k.done;
+      res.downStats = { ...tcp.stats };
     }
   } finally {
     tcp.dispose();
@@ -209,5 +211,10 @@ for (const mtu of [1500, 65520]) {
   const clean = await ninenet(1500);
   const lossy = await ninenet(1500, 0.01);
   console.log(`MTU  1500, 1% loss each way on our side of the TAP (no netem in this kernel): 9net up ${f(lossy.up)} down ${f(lossy.down)}; ratio to lossless (same run): up ${(lossy.up / clean.up).toFixed(2)}, down ${(lossy.down / clean.down).toFixed(2)}`);
+  // Diagnostics: our side's TCP counters in the lossy run, per direction.
+  const keys = ['OutSegs', 'InSegs', 'RetransSegs', 'RetransTimeouts', 'Recovery', 'RecoveryDone', 'RecoveryRTO', 'RecoveryPA', 'OutOfOrder', 'Delayack'];
+  const diff = (a, b) => keys.map((k) => `${k}=${(a?.[k] ?? 0) - (b?.[k] ?? 0)}`).join(' ');
+  if (lossy.upStats) console.log(`           9net counters, lossy up:   ${diff(lossy.upStats, {})}`);
+  if (lossy.downStats) console.log(`           9net counters, lossy down: ${diff(lossy.downStats, lossy.upStats)}`);
 }
 if (existsSync(peerPy)) spawnSync('rm', ['-f', peerPy]);

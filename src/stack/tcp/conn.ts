@@ -10,8 +10,13 @@
  * the out-of-order copies (assembler.ts).
  *
  * Loss recovery: with SACK, RFC 6675 (pipe, NextSeg rule 1 with IsLost,
- * then new data); without SACK, NewReno (RFC 6582). Congestion window
- * growth and reduction come from congestion/ (NewReno or CUBIC).
+ * then new data); without SACK, NewReno (RFC 6582). Early retransmit
+ * (RFC 5827) when too few segments are out for DupThresh; lost
+ * retransmissions are found as RACK does (RFC 8985 §6.2, by sequence:
+ * data sent after a retransmission was SACKed by DupThresh) and sent
+ * again without waiting for the RTO; a tail loss probe (RFC 8985 §7)
+ * precedes the RTO. Congestion window growth and reduction come from
+ * congestion/ (NewReno or CUBIC).
  */
 import { Einuse, StackError } from '../error.js';
 import type { TcpRepr } from '../wire/tcp.js';
@@ -39,6 +44,12 @@ export const DEFAULT_MSS = 536;
 export const MAX_WSCALE = 14;
 /** RFC 5681 §3.2 DupThresh. */
 const DUPTHRESH = 3;
+/** Bound on the retransmissions of one recovery watched for loss (rtxLog entries). */
+const RTX_LOG_MAX = 64;
+/** RFC 8985 §7.2: the PTO's allowance beyond 2·SRTT (Linux TCP_TIMEOUT_MIN, 2 ms). */
+const TLP_MIN_MS = 2;
+/** RFC 8985 §7.2 WCDelAckT: the peer's worst-case delayed ACK when one segment is out. */
+const TLP_DELACK_MS = 200;
 /** Keep-alive gives up after roughly 12 minutes, and at least 3 probes (9front). */
 const KA_GIVEUP_MS = 12 * 60_000;
 /** SYN-ACK / challenge ACKs etc. are rate limited by the layer. */
@@ -173,6 +184,17 @@ export class TcpConn {
   private inRecovery = false;
   private recoverySeq = 0;
   private highRxt = 0;
+  /** IsLost threshold of the current recovery in bytes (RFC 6675 DupThresh, lowered by RFC 5827). */
+  private lossThresh = 0;
+  /**
+   * Retransmissions of the current recovery, flat [seq, end, mark, lost]:
+   * `mark` is SND.MAX when it was sent (what was sent after it lies above),
+   * `lost` 1 once data above `mark` was SACKed by DupThresh (RFC 8985 §6.2
+   * by sequence). At most RTX_LOG_MAX entries; beyond, the RTO remains.
+   */
+  private readonly rtxLog: number[] = [];
+  /** A tail loss probe was sent and nothing new was acknowledged since. */
+  private tlpOut = false;
   private readonly sb = new Scoreboard();
   private rtxStart = -1;
   private rtoCount = 0;
@@ -764,10 +786,12 @@ export class TcpConn {
       this.rtxStart = -1;
       this.rtt.backoff = 0;
       this.dupAcks = 0;
+      this.tlpOut = false;
       if (this.inRecovery) {
         if (seqGe(ack, this.recoverySeq)) {
           // Full ACK: RFC 6582 §3.2 step 3 / RFC 6675 §5 end of recovery.
           this.inRecovery = false;
+          this.rtxLog.length = 0;
           st.RecoveryDone++;
           this.cc.onRecoveryEnd(seqSub(this.sndMax, this.sndUna), this.smss, now);
         } else {
@@ -780,7 +804,7 @@ export class TcpConn {
         }
       } else this.cc.onAck(acked, this.smss, now, this.rtt.srtt);
       // RFC 6298 §5.3: restart the timer when new data is acknowledged.
-      if (this.timer.kind === 'rtx') this.timer = { kind: 'idle', at: null };
+      if (this.timer.kind === 'rtx' || this.timer.kind === 'tlp') this.timer = { kind: 'idle', at: null };
       void flightBefore;
       if (this.wantWritable && this.sbuf.free >= Math.min(this.sbuf.capacity >>> 2, 256 * 1024)) {
         this.wantWritable = false;
@@ -814,6 +838,7 @@ export class TcpConn {
         this.onDupAck(now);
       }
     }
+    if (this.inRecovery && this.sackOk && this.rtxLog.length > 0) this.detectLostRtx();
     // Window update (RFC 9293 §3.10.7.4, SND.WL1/SND.WL2 rule).
     if (seqLt(this.sndWl1, seg.seq) || (this.sndWl1 === seg.seq && seqLe(this.sndWl2, ack))) {
       if (win > 0 && this.sndWnd === 0) this.zwpBackoff = 0;
@@ -833,8 +858,15 @@ export class TcpConn {
       if (!this.sackOk) this.cc.cwnd += this.smss; // RFC 6582 §3.2 step 3 (inflation)
       return;
     }
-    const lost = this.sackOk && seqGt(this.sb.lostBoundary(this.sndUna, (DUPTHRESH - 1) * this.smss + 1), this.sndUna);
-    if (this.dupAcks < DUPTHRESH && !lost) return;
+    // RFC 5827 §3: with fewer than DupThresh + 1 segments out and no new
+    // data to send (no data, or the windows forbid it), DupThresh drops to
+    // the number of outstanding segments - 1.
+    let dupThresh = DUPTHRESH;
+    const outSegs = Math.ceil(seqSub(this.sndMax, this.sndUna) / this.smss);
+    if (outSegs >= 2 && outSegs <= DUPTHRESH && !this.canSendNew()) dupThresh = outSegs - 1;
+    const thresh = (dupThresh - 1) * this.smss + 1;
+    const lost = this.sackOk && seqGt(this.sb.lostBoundary(this.sndUna, thresh), this.sndUna);
+    if (this.dupAcks < dupThresh && !lost) return;
     // RFC 6582 §3.2 step 2: no new recovery before the previous one's point.
     // RFC 6582 §3.2 step 2: only when the cumulative ACK covers more than `recover`.
     if (!this.sackOk && !seqGt(this.sndUna, this.recoverySeq)) {
@@ -843,6 +875,8 @@ export class TcpConn {
     }
     st.Recovery++;
     this.inRecovery = true;
+    this.lossThresh = thresh;
+    this.rtxLog.length = 0;
     this.recoverySeq = this.sndMax;
     const flight = this.sackOk ? this.pipe() : seqSub(this.sndMax, this.sndUna);
     this.cc.onLoss(Math.max(flight, seqSub(this.sndMax, this.sndUna) >>> 1), this.smss, now);
@@ -857,15 +891,68 @@ export class TcpConn {
     this.retransmitFirst(now);
   }
 
-  /** RFC 6675 §4 SetPipe (bytes). */
+  /** RFC 6675 §4 SetPipe (bytes): lost and not (or no longer) retransmitted bytes are not in the pipe. */
   private pipe(): number {
     const una = this.sndUna;
     const hi = this.sndMax;
-    const lostB = this.sb.lostBoundary(una, (DUPTHRESH - 1) * this.smss + 1);
+    const lostB = this.sb.lostBoundary(una, this.lossThresh);
     const total = this.sb.holesBetween(una, hi);
     const start = seqMax(this.highRxt, una);
-    const lostUnsent = seqLt(start, lostB) ? this.sb.holesBetween(start, lostB) : 0;
-    return total - lostUnsent;
+    let out = seqLt(start, lostB) ? this.sb.holesBetween(start, lostB) : 0;
+    const log = this.rtxLog;
+    for (let i = 0; i < log.length; i += 4) {
+      if (log[i + 3] === 1) out += this.sb.holesBetween(seqMax(log[i]!, una), log[i + 1]!);
+    }
+    return total > out ? total - out : 0;
+  }
+
+  /** True when new data could go out now (RFC 5827 §3: else early retransmit applies). */
+  private canSendNew(): boolean {
+    const unsent = this.sbuf.length - seqSub(this.sndMax, this.bufSeq);
+    if (unsent <= 0) return false;
+    const seg = Math.min(unsent, this.smss);
+    return (
+      seqSub(seqAdd(this.sndUna, this.sndWnd), this.sndMax) >= seg &&
+      this.cc.cwnd - seqSub(this.sndMax, this.sndUna) >= seg
+    );
+  }
+
+  /** Remembers a retransmission sent in recovery (RFC 8985 §6.2 by sequence). */
+  private logRtx(seq: number, end: number): void {
+    const log = this.rtxLog;
+    for (let i = 0; i < log.length; i += 4) {
+      if (log[i] === seq) {
+        log[i + 1] = end;
+        log[i + 2] = this.sndMax;
+        log[i + 3] = 0;
+        return;
+      }
+    }
+    if (log.length < 4 * RTX_LOG_MAX) log.push(seq, end, this.sndMax, 0);
+  }
+
+  /**
+   * RFC 8985 §6.2 with sequence order standing in for send time: a
+   * retransmission is lost when DupThresh of what was first sent after it
+   * (above its `mark`) has been SACKed while it has not.
+   */
+  private detectLostRtx(): void {
+    const log = this.rtxLog;
+    const una = this.sndUna;
+    const point = this.sb.pointBelow(una, this.lossThresh);
+    let w = 0;
+    for (let i = 0; i < log.length; i += 4) {
+      const seq = log[i]!;
+      const end = log[i + 1]!;
+      const from = seqMax(seq, una);
+      if (seqLe(end, una) || this.sb.holesBetween(from, end) === 0) continue; // delivered: forget
+      log[w] = seq;
+      log[w + 1] = end;
+      log[w + 2] = log[i + 2]!;
+      log[w + 3] = log[i + 3] === 1 || seqGe(point, log[i + 2]!) ? 1 : 0;
+      w += 4;
+    }
+    log.length = w;
   }
 
   /** Retransmits one segment at SND.UNA (fast retransmit / partial ACK). */
@@ -1147,6 +1234,7 @@ export class TcpConn {
     st.RetransSegs++;
     st.RetransSegsSent++;
     this.rttSeq = -1; // Karn
+    if (this.inRecovery && this.sackOk && n > 0) this.logRtx(seq, end);
     return n + (fin ? 1 : 0);
   }
 
@@ -1173,9 +1261,23 @@ export class TcpConn {
     const st = this.host.stats;
     // RFC 6675 §5 step (C): NextSeg rule 1, retransmit lost holes while cwnd - pipe ≥ SMSS.
     if (this.inRecovery && this.sackOk) {
-      const lostB = this.sb.lostBoundary(this.sndUna, (DUPTHRESH - 1) * smss + 1);
+      const lostB = this.sb.lostBoundary(this.sndUna, this.lossThresh);
       let pipe = this.pipe();
       let guard = 0;
+      // Lost retransmissions first (they are the oldest holes).
+      const log = this.rtxLog;
+      for (let i = 0; i < log.length && this.cc.cwnd - pipe >= smss; i += 4) {
+        if (log[i + 3] !== 1) continue;
+        const s = this.sb.skip(seqMax(log[i]!, this.sndUna));
+        const end = log[i + 1]!;
+        if (!seqLt(s, end)) {
+          log[i + 3] = 0;
+          continue;
+        }
+        const n = this.sendRange(s, Math.min(smss, seqSub(this.sb.nextSacked(s, end), s)), now);
+        if (n <= 0) break;
+        pipe += n;
+      }
       while (this.cc.cwnd - pipe >= smss && guard++ < 64) {
         let s = this.sb.skip(seqMax(this.highRxt, this.sndUna));
         if (!seqLt(s, lostB)) break;
@@ -1253,9 +1355,15 @@ export class TcpConn {
     if (s === 'Closed' || s === 'Time_wait' || s === 'Finwait2') return;
     const outstanding = this.sndMax !== this.sndUna;
     if (outstanding) {
-      if (this.timer.kind !== 'rtx') {
+      if (this.timer.kind !== 'rtx' && this.timer.kind !== 'tlp') {
         let at = now + this.rtt.rto;
         if (s === 'Syn_sent') at = Math.min(at, this.openedAt + this.host.cfg.synTimeoutMs);
+        const pto = this.probeTimeout();
+        if (pto >= 0 && now + pto < at) {
+          this.timer = { kind: 'tlp', at: now + pto };
+          this.host.schedule(now + pto);
+          return;
+        }
         this.timer = { kind: 'rtx', at };
         this.host.schedule(at);
       }
@@ -1306,6 +1414,9 @@ export class TcpConn {
       case 'rtx':
         this.onRto(now);
         break;
+      case 'tlp':
+        this.onProbeTimeout(now);
+        break;
       case 'zwp':
         this.onPersist(now);
         break;
@@ -1313,6 +1424,48 @@ export class TcpConn {
         this.onKeepalive(now);
         break;
     }
+  }
+
+  /**
+   * RFC 8985 §7.2: the probe timeout, or -1 when no probe may be armed
+   * (no SACK, no RTT sample, in recovery or after an RTO, a probe already
+   * out, or not established).
+   */
+  private probeTimeout(): number {
+    if (!this.sackOk || this.tlpOut || this.inRecovery || this.rtoCount > 0 || !this.rtt.hasSample) return -1;
+    const s = this.state;
+    if (s !== 'Established' && s !== 'Close_wait' && s !== 'Finwait1' && s !== 'Closing' && s !== 'Last_ack') return -1;
+    const flight = seqSub(this.sndMax, this.sndUna);
+    // One segment out: the peer may hold its ACK for a delayed-ACK time.
+    return 2 * this.rtt.srtt + (flight <= this.smss ? TLP_DELACK_MS : TLP_MIN_MS);
+  }
+
+  /**
+   * RFC 8985 §7.3: the probe: new data if the peer's window allows (cwnd
+   * notwithstanding), else the last segment sent again; then the RTO.
+   */
+  private onProbeTimeout(now: number): void {
+    this.timer = { kind: 'idle', at: null };
+    this.tlpOut = true;
+    const unsent = this.sbuf.length - seqSub(this.sndMax, this.bufSeq);
+    const wndRoom = seqSub(seqAdd(this.sndUna, this.sndWnd), this.sndMax);
+    let sent = false;
+    if (unsent > 0 && wndRoom >= Math.min(unsent, this.smss) && seqGe(this.sndNxt, this.sndMax)) {
+      const cwnd = this.cc.cwnd;
+      this.cc.cwnd = seqSub(this.sndMax, this.sndUna) + this.smss;
+      const before = this.sndMax;
+      this.sendData(now);
+      this.cc.cwnd = cwnd;
+      sent = this.sndMax !== before;
+    }
+    if (!sent) {
+      const flight = seqSub(this.sndMax, this.sndUna);
+      const fin = this.finQueued && seqGt(this.sndMax, this.finSeq) ? 1 : 0;
+      const len = Math.min(this.smss, flight - fin);
+      if (len > 0 || fin) this.sendRange(seqSub(this.sndMax, len + fin) >>> 0, len, now);
+    }
+    this.timer = { kind: 'rtx', at: now + this.rtt.rto };
+    this.host.schedule(this.timer.at);
   }
 
   /** Retransmission timeout (RFC 6298 §5.4–5.7; RFC 5681 §3.1). */
@@ -1350,6 +1503,8 @@ export class TcpConn {
       st.RecoveryRTO++;
       this.inRecovery = false;
     }
+    this.rtxLog.length = 0;
+    this.tlpOut = false;
     // RFC 5681 §3.1 (4): ssthresh = max(FlightSize/2, 2·SMSS); cwnd = 1 SMSS.
     this.cc.onRto(seqSub(this.sndMax, this.sndUna), this.smss, now);
     this.recoverySeq = this.sndMax; // RFC 6582 §3.2 step 1 after a timeout

@@ -119,6 +119,21 @@ export class Scoreboard {
     return una;
   }
 
+  /**
+   * The highest point with at least `bytes` SACKed bytes above it (exact,
+   * inside a range), or `una` when fewer are SACKed in all.
+   */
+  pointBelow(una: number, bytes: number): number {
+    const r = this.r;
+    let above = 0;
+    for (let i = r.length - 2; i >= 0; i -= 2) {
+      const len = seqSub(r[i + 1]!, r[i]!);
+      if (above + len >= bytes) return (r[i + 1]! - (bytes - above)) >>> 0;
+      above += len;
+    }
+    return una;
+  }
+
   /** Un-SACKed bytes in [from, to). */
   holesBetween(from: number, to: number): number {
     if (!seqLt(from, to)) return 0;

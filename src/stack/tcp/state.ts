@@ -35,6 +35,8 @@ export const TCP_STATES: readonly TcpState[] = Object.freeze([
  * The connection's main timer; at most one runs at a time:
  *  - `idle`: nothing (or the keep-alive deadline `at`, when enabled);
  *  - `rtx`: retransmission (RFC 6298), SYN retransmission in Syn_sent;
+ *  - `tlp`: tail loss probe (RFC 8985 §7), armed instead of `rtx` while
+ *    data is outstanding outside recovery; `rtx` follows the probe;
  *  - `zwp`: zero-window probe (persist timer, RFC 9293 §3.8.6.1);
  *  - `timewait`: 2·MSL in Time_wait.
  * The delayed-ACK deadline is kept separately (it runs alongside).
@@ -42,6 +44,7 @@ export const TCP_STATES: readonly TcpState[] = Object.freeze([
 export type TcpTimer =
   | { kind: 'idle'; at: number | null }
   | { kind: 'rtx'; at: number }
+  | { kind: 'tlp'; at: number }
   | { kind: 'zwp'; at: number }
   | { kind: 'timewait'; at: number };
 

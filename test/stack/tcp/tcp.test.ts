@@ -424,6 +424,63 @@ describe('tcp: data, retransmission and recovery', () => {
     expect(t.conn.queuedOut).toBe(0);
   });
 
+  it('early retransmit: two segments out, the second SACKed → the first is resent at once (RFC 5827)', () => {
+    const t = est({}, true);
+    t.conn.write(pattern(2000), t.clock.now());
+    expect(t.out()).toHaveLength(2);
+    const b = t.iss + 1;
+    t.send({ seq: PISS + 1, ack: b, flags: TCP_ACK, window: 4096, sackBlocks: [b + 1000, b + 2000] });
+    expect(t.out().filter((s) => s.payload.length > 0).map((s) => s.seq - b)).toEqual([0]);
+    expect(t.tcp.stats.Recovery).toBe(1);
+    expect(t.tcp.stats.RetransTimeouts).toBe(0);
+  });
+
+  it('a lost retransmission is sent again once later data is SACKed, without an RTO (RFC 8985 §6.2)', () => {
+    const t = est({}, true);
+    t.conn.write(pattern(30_000), t.clock.now());
+    expect(t.out()).toHaveLength(10); // initial window
+    const b = t.iss + 1;
+    const ack = (...blocks: number[]) => t.send({ seq: PISS + 1, ack: b, flags: TCP_ACK, window: 4096, sackBlocks: blocks.map((x) => b + x) });
+    ack(1000, 2000);
+    ack(1000, 3000);
+    ack(1000, 4000);
+    let data = t.out().filter((s) => s.payload.length > 0);
+    expect(data[0]!.seq - b).toBe(0); // fast retransmit
+    expect(t.tcp.stats.Recovery).toBe(1);
+    // The retransmission is lost too; the rest of the flight and the new
+    // data sent after the retransmission arrive.
+    const sent: number[] = [];
+    for (let r = 4000; r <= 16_000; r += 1000) {
+      ack(1000, r);
+      data = t.out().filter((s) => s.payload.length > 0);
+      sent.push(...data.map((s) => s.seq - b));
+    }
+    expect(sent.filter((x) => x >= 10_000).length).toBeGreaterThan(3); // new data went out
+    expect(sent).toContain(0); // …and the hole again, before any timer ran
+    expect(t.tcp.stats.RetransTimeouts).toBe(0);
+    t.send({ seq: PISS + 1, ack: b + 16_000, flags: TCP_ACK, window: 4096 });
+    expect(t.tcp.stats.RecoveryDone).toBe(1); // past the recovery point (10 000)
+    expect(t.conn.cwnd).toBeGreaterThan(1000);
+  });
+
+  it('tail loss probe: the last segment is resent after 2·SRTT, well before the RTO (RFC 8985 §7)', () => {
+    const t = est({}, true);
+    t.conn.write(pattern(3000), t.clock.now());
+    expect(t.out()).toHaveLength(3);
+    const b = t.iss + 1;
+    t.clock.advance(21);
+    expect(t.out()).toHaveLength(0);
+    t.clock.advance(1); // PTO = 2·10 + 2 ms
+    expect(t.out().map((s) => [s.seq - b, s.payload.length])).toEqual([[2000, 1000]]);
+    expect(t.tcp.stats.RetransTimeouts).toBe(0);
+    // Only one probe: the RTO follows.
+    t.clock.advance(199);
+    expect(t.out()).toHaveLength(0);
+    t.clock.advance(1);
+    expect(t.out().map((s) => s.seq - b)).toEqual([0]);
+    expect(t.tcp.stats.RetransTimeouts).toBe(1);
+  });
+
   it('Nagle holds a small segment while data is unacknowledged; setNoDelay sends at once', () => {
     const t = est();
     t.conn.write(pattern(10), t.clock.now());
