@@ -47,6 +47,12 @@ export interface Proto {
   announce?(c: Conv, local: LocalSpec, signal: Signal): Promise<void>;
   /** Record a local address (APE bind); the default only stores it. */
   bind?(c: Conv, local: LocalSpec): MaybePromise<void>;
+  /**
+   * Told of the generic verbs ttl, tos and ignoreadvice after they were
+   * applied to the conversation (optional): a protocol carried by another
+   * /net passes them on to it.
+   */
+  option?(c: Conv, fields: string[], signal: Signal): MaybePromise<void>;
   /** Protocol ctl verbs; unknown ones throw NinepError('unknown control request'). */
   ctl(c: Conv, fields: string[], signal: Signal): MaybePromise<void>;
   /** One write to `data`. */

@@ -268,6 +268,8 @@ export class ProtoDir {
 
   private listen(c: Conv, signal: Signal): MaybePromise<OpenFile> {
     if (c.state !== 'Announced') throw new NinepError(Enotannounced);
+    // devip: a listen on an announcement that was hung up fails at once.
+    if (c.rq.isHungup) throw new NinepError(Elistenhungup);
     const take = (call: Conv): OpenFile => this.ctlFile(call);
     const ready = c.incall.shift();
     if (ready) {
@@ -308,9 +310,9 @@ export class ProtoDir {
       case 'connect': return this.connect(c, f, signal);
       case 'announce': return this.announce(c, f, signal);
       case 'bind': return this.bind(c, f);
-      case 'ttl': c.ttl = f.length > 1 ? clampInt(f[1]!, 0, 255, 255) : 255; return;
-      case 'tos': c.tos = f.length > 1 ? clampInt(f[1]!, 0, 255, 0) : 0; return;
-      case 'ignoreadvice': c.ignoreadvice = true; return;
+      case 'ttl': c.ttl = f.length > 1 ? clampInt(f[1]!, 0, 255, 255) : 255; return this.proto.option?.(c, f, signal);
+      case 'tos': c.tos = f.length > 1 ? clampInt(f[1]!, 0, 255, 0) : 0; return this.proto.option?.(c, f, signal);
+      case 'ignoreadvice': c.ignoreadvice = true; return this.proto.option?.(c, f, signal);
       default: return this.proto.ctl(c, f, signal);
     }
   }
