@@ -7,6 +7,7 @@ import { RealClock } from '../lib/clock.js';
 import { CryptoRng } from '../lib/rng.js';
 import { TapLink } from '../link/tap.js';
 import { Topology } from '../topo/topology.js';
+import { overNet } from '../over/backend.js';
 import type { Node } from '../ninep/node.js';
 import { Server } from '../ninep/server.js';
 import { DEFAULT_ADDRESS, formatAddress, parseAddress } from '../ninep/transport.js';
@@ -20,6 +21,7 @@ interface ServeFlags {
   etherOver?: string;
   etherPath?: string;
   topology?: string;
+  over?: string;
   ip?: string;
   gw?: string;
   mtu?: string;
@@ -97,6 +99,7 @@ export function addServe(program: Command): void {
     .option('--tap <name>', 'serve our own stack on this TAP device (created if missing, which needs CAP_NET_ADMIN; or attach to one made with ip tuntap add ... user $USER)')
     .option('--ether-over <addr>', 'serve our own stack on another 9P server\'s ether directory (link stacking), e.g. tcp!127.0.0.1!5640')
     .option('--ether-path <path>', 'with --ether-over: the ether directory on that server (default /ether0)')
+    .option('--over <addr>', 'transport stacking: serve /net/tcp, /net/udp and /net/cs carried by the /net of another 9P server at ADDR (9net, or a Plan 9 machine\'s exported /net)')
     .option('--topology <file>', 'serve several stacks, hubs and pairs from a JSON topology file; each stack\'s /net by attach name, the control tree as aname topo')
     .option('--ip <addr/prefix>', 'with --tap or --ether-over: our address, e.g. 10.0.0.2/24 (else configure it through /net/ipifc)')
     .option('--gw <addr>', 'with --ip: the default gateway')
@@ -104,12 +107,20 @@ export function addServe(program: Command): void {
     .option('--trace', 'print every 9P message on stderr')
     .action(async (flags: ServeFlags) => {
       const eve = flags.eve ?? currentUser();
-      const chosen = [flags.tap, flags.etherOver, flags.topology].filter(Boolean).length;
-      if (chosen > 1) die('choose one of --tap, --ether-over and --topology');
+      const chosen = [flags.tap, flags.etherOver, flags.topology, flags.over].filter(Boolean).length;
+      if (chosen > 1) die('choose one of --tap, --ether-over, --over and --topology');
       const stack = Boolean(flags.tap || flags.etherOver);
       if (!stack && (flags.ip || flags.gw || flags.mtu)) die('--ip, --gw and --mtu need --tap or --ether-over');
       let backend: Backend;
       if (flags.topology) backend = await topologyBackend(flags.topology, eve);
+      else if (flags.over) {
+        try {
+          const over = await overNet({ eve, lower: flags.over });
+          backend = { root: single(over.root), what: `the /net of ${flags.over}`, close: () => over.close() };
+        } catch (e) {
+          die(`--over ${flags.over}: ${(e as Error).message}`);
+        }
+      }
       else if (stack) backend = await stackBackend(flags, eve);
       else backend = { root: single(hostNet({ eve }).root), what: 'host sockets', close: async () => {} };
       const server = new Server({
