@@ -1,9 +1,10 @@
 /**
  * A Link whose network card is an ether directory of another /net, reached
  * over 9P — what 9front's `bind ether <dir>` does with an imported ether
- * (style.md §4.9). It opens a slot with `connect -1` (every type),
- * `promiscuous` (frames for our own MAC, which is not the lower card's) and
- * `bridge` (frames keep our source MAC), keeps READS_IN_FLIGHT reads
+ * (style.md §4.9). It opens a slot with `connect -1` (every type) and
+ * `bridge` (frames keep our source MAC, and the card learns our MAC from
+ * them, so unicast for us comes to this slot without promiscuous mode),
+ * keeps READS_IN_FLIGHT reads
  * outstanding on `data` (each returns one frame) and passes on frames for
  * our MAC and group addresses. Sends do not wait: at most WRITES_IN_FLIGHT
  * frames are outstanding, further ones are dropped and counted.
@@ -68,7 +69,7 @@ export class NinePEtherLink implements Link {
     const ctl = await client.open(`${path}/clone`, ORDWR);
     try {
       const n = (await ctl.read(64, undefined, 0n)).toString().trim();
-      for (const msg of ['connect -1', 'promiscuous', 'bridge']) await ctl.write(msg);
+      for (const msg of ['connect -1', 'bridge']) await ctl.write(msg);
       const data = await client.open(`${path}/${n}/data`, ORDWR);
       return new NinePEtherLink(client, ctl, data, `${path}/${n}`, opts);
     } catch (e) {

@@ -5,8 +5,9 @@
  *
  * A slot `connect T` receives frames of type T (a positive type may be held
  * by one slot only), -1 every frame, -2 the first 64 bytes of every frame.
- * Frames reach a slot when they are for us (our MAC, broadcast, multicast)
- * or the slot asked for promiscuous mode. A data read returns one frame
+ * Frames reach a slot when they are for us (our MAC, broadcast, multicast),
+ * the slot asked for promiscuous mode, or (bridge mode) the destination MAC
+ * was learnt behind that slot from the frames it wrote. A data read returns one frame
  * (a short read truncates it); a data write sends one frame of 60 to
  * mtu+14 bytes, with our source MAC unless the slot is in bridge mode.
  * Frames written to our own MAC are delivered locally and not sent;
@@ -30,6 +31,8 @@ const ETHER_MIN = 60;
 const ETHER_HDR = 14;
 /** Bytes of frames queued per slot before further frames are dropped. */
 const SLOT_QUEUE = 1024 * 1024;
+/** MACs learnt behind bridge slots (netif bridge mode); the oldest goes first. */
+const MAX_LEARNT = 256;
 
 export interface EtherCounters {
   rxFrames: number;
@@ -66,6 +69,10 @@ interface Slot {
   rq: Queue;
 }
 
+function macAt(f: Uint8Array, o: number): number {
+  return f[o]! * 2 ** 40 + f[o + 1]! * 2 ** 32 + ((f[o + 2]! << 24) >>> 0) + (f[o + 3]! << 16) + (f[o + 4]! << 8) + f[o + 5]!;
+}
+
 function readnum(n: number): Buffer {
   return Buffer.from(`${String(n).padStart(11)} `);
 }
@@ -87,6 +94,8 @@ export class EtherDir {
   readonly node: SynthDir;
   private readonly slots: Slot[] = [];
   private promCount = 0;
+  /** MAC (as a number) → the bridge slot that wrote frames from it. */
+  private readonly learnt = new Map<number, Slot>();
   private tapHandle: { dispose(): void } | null = null;
 
   constructor(
@@ -130,17 +139,20 @@ export class EtherDir {
     if (frame.length < ETHER_HDR) return;
     const group = isGroup(frame);
     const ours = isOurs(frame, this.dev.mac);
-    // Outgoing frames reach slots only when looped back: group frames, or promiscuous slots.
-    if (dir === 'out' && !group && !ours && this.promCount === 0) return;
+    // Outgoing frames reach slots only when looped back: group frames, promiscuous
+    // slots, or a bridge slot the destination was learnt behind.
+    if (dir === 'out' && !group && !ours && this.promCount === 0 && (this.learnt.size === 0 || !this.learnt.has(macAt(frame, 0)))) return;
     this.deliver(frame, group || ours, null);
   }
 
   private deliver(frame: Uint8Array, forUs: boolean, from: Slot | null): void {
     const type = (frame[12]! << 8) | frame[13]!;
+    // A unicast frame for a MAC learnt behind a bridge slot is that slot's.
+    const behind = forUs ? undefined : this.learnt.get(macAt(frame, 0));
     for (const s of this.slots) {
       if (s.refs === 0 || s.type === 0) continue;
       if (s.type > 0 && s.type !== type) continue;
-      if (!forUs && !s.prom) continue;
+      if (!forUs && !s.prom && s !== behind) continue;
       if (from && s === from && s.bridge) continue;
       let copy: Uint8Array;
       if (s.type === -2) copy = Uint8Array.prototype.slice.call(frame, 0, 64);
@@ -162,6 +174,7 @@ export class EtherDir {
     if (data.length > this.dev.mtu + ETHER_HDR) throw new NinepError('read or write too large');
     const frame = Uint8Array.prototype.slice.call(data);
     if (!s.bridge) frame.set(this.dev.mac, 6);
+    else this.learn(macAt(frame, 6), s);
     const ours = isOurs(frame, this.dev.mac);
     const group = isGroup(frame);
     if (ours || group) {
@@ -186,7 +199,16 @@ export class EtherDir {
     return s;
   }
 
+  /** Bridge mode: remember that `mac` lives behind slot `s` (bounded, oldest out). */
+  private learn(mac: number, s: Slot): void {
+    if (this.learnt.get(mac) === s) return;
+    this.learnt.delete(mac);
+    if (this.learnt.size >= MAX_LEARNT) this.learnt.delete(this.learnt.keys().next().value!);
+    this.learnt.set(mac, s);
+  }
+
   private resetSlot(s: Slot): void {
+    for (const [mac, slot] of this.learnt) if (slot === s) this.learnt.delete(mac);
     if (s.prom) this.promCount--;
     s.owner = '';
     s.perm = 0o660;
