@@ -153,6 +153,9 @@ export class EtherDir {
       if (s.refs === 0 || s.type === 0) continue;
       if (s.type > 0 && s.type !== type) continue;
       if (!forUs && !s.prom && s !== behind) continue;
+      // A bridge slot stands for other stations: frames for the card's own
+      // MAC are not its business (group frames and learnt MACs are).
+      if (s.bridge && !s.prom && forUs && !isGroup(frame) && from === null) continue;
       if (from && s === from && s.bridge) continue;
       let copy: Uint8Array;
       if (s.type === -2) copy = Uint8Array.prototype.slice.call(frame, 0, 64);
