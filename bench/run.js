@@ -13,6 +13,7 @@ const benches = [
   { file: 'tap-drain.js', args: [], root: true },
   { file: 'tcp-peers.mjs', args: ['256'], root: true },
   { file: 'tcp-conns.mjs', args: ['10000'] },
+  { file: 'stacking.mjs', args: ['128'], root: true },
 ];
 
 let failed = 0;
