@@ -1,6 +1,9 @@
-// npm `install` hook: try to build the TAP addon, but never fail the install.
-// The host-socket backend works without the addon, so on failure print ONE
-// warning line and exit 0. `npm run build:native` is the strict build (CI).
+// npm `install` hook: try to build the native addons, but never fail the
+// install. The host-socket backend works without them, so on failure print
+// ONE warning line and exit 0. If the full build fails, retry without the
+// libpcap addon (-Dwith_pcap=0): a host without libpcap-dev then only loses
+// the pcap link. `npm run build:native` is the strict build (CI): there,
+// every target, pcap included, must build.
 import { spawnSync } from 'node:child_process';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,10 +19,20 @@ if (process.platform !== 'linux') warn(`TAP devices need Linux, this is ${proces
 const gyp = process.env.npm_config_node_gyp;
 const [cmd, args] = gyp ? [process.execPath, [gyp]] : ['node-gyp', []];
 const dir = dirname(fileURLToPath(import.meta.url));
-const r = spawnSync(cmd, [...args, 'rebuild', '--directory', dir], { encoding: 'utf8', maxBuffer: 64 << 20 });
-if (r.error) warn(`cannot run node-gyp: ${r.error.message}`);
-if (r.status !== 0) {
+
+/** Runs node-gyp rebuild; null on success, else a one-line reason. */
+function build(extra) {
+  const r = spawnSync(cmd, [...args, 'rebuild', '--directory', dir, ...extra], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (r.error) return `cannot run node-gyp: ${r.error.message}`;
+  if (r.status === 0) return null;
   const lines = `${r.stdout}\n${r.stderr}`.split('\n').map((l) => l.trim());
   const first = lines.find((l) => /\berror\b/i.test(l) && !/^gyp ERR! (stack|System|command|cwd|node -v|node-gyp -v|not ok)/.test(l));
-  warn((first ?? `node-gyp exited with ${r.status ?? r.signal}`).slice(0, 160));
+  return (first ?? `node-gyp exited with ${r.status ?? r.signal}`).slice(0, 160);
 }
+
+const full = build([]);
+if (full === null) process.exit(0);
+if (full.startsWith('cannot run node-gyp')) warn(full);
+const tapOnly = build(['--', '-Dwith_pcap=0']);
+if (tapOnly !== null) warn(tapOnly);
+console.warn(`9net: warning: libpcap addon not built (${full}); pcap links unavailable, TAP links and host sockets still work; install libpcap-dev, then npm run build:native`);

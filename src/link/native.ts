@@ -2,12 +2,15 @@
  * Types for, and the lazy loader of, our TAP addon (native/tap.cc, built to
  * native/build/Release/tap.node by `npm run build:native`). Nothing native
  * is loaded at import time, so the rest of 9net runs without the addon;
- * loadTapAddon() throws one clear error when it is missing.
+ * loadTapAddon() throws one clear error when it is missing. Also the loader
+ * of the libpcap addon (native/pcap.cc -> pcap.node; types in ./pcap.ts),
+ * which is built only where libpcap-dev is installed: loadPcapAddon().
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { constants as osConstants } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import type { PcapAddon } from './pcap.js';
 
 /** Version of the JS <-> C++ contract; must equal the addon's constants.ABI. */
 export const TAP_ADDON_ABI = 1;
@@ -145,6 +148,51 @@ export function loadTapAddon(): TapAddon {
 export function tapAddonUnavailable(): string | null {
   try {
     loadTapAddon();
+    return null;
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  }
+}
+
+/** Version of the JS <-> C++ contract of native/pcap.cc; must equal its constants.ABI. */
+export const PCAP_ADDON_ABI = 1;
+
+/** Where the libpcap addon is expected (built only where libpcap-dev is installed). */
+export const PCAP_ADDON_PATH = fileURLToPath(new URL('../../native/build/Release/pcap.node', import.meta.url));
+
+let pcapCached: PcapAddon | null = null;
+let pcapFailure: NativeAddonError | null = null;
+
+/**
+ * Loads the libpcap addon (native/pcap.cc) on first use; throws
+ * NativeAddonError with a one-line reason when it is not built or fails to
+ * load (e.g. libpcap.so.0.8 missing at run time).
+ */
+export function loadPcapAddon(): PcapAddon {
+  if (pcapCached) return pcapCached;
+  if (pcapFailure) throw pcapFailure;
+  if (!existsSync(PCAP_ADDON_PATH)) {
+    pcapFailure = new NativeAddonError('libpcap addon not built: install libpcap-dev, then run npm run build:native');
+    throw pcapFailure;
+  }
+  try {
+    const addon = createRequire(import.meta.url)(PCAP_ADDON_PATH) as PcapAddon;
+    if (addon.constants?.ABI !== PCAP_ADDON_ABI) {
+      throw new Error(`ABI ${String(addon.constants?.ABI)}, expected ${PCAP_ADDON_ABI}`);
+    }
+    pcapCached = addon;
+    return addon;
+  } catch (e) {
+    const why = e instanceof Error ? e.message.split('\n')[0] : String(e);
+    pcapFailure = new NativeAddonError(`libpcap addon failed to load (${why}): install libpcap, then run npm run build:native`, { cause: e });
+    throw pcapFailure;
+  }
+}
+
+/** null when the libpcap addon loads, else the reason it does not. */
+export function pcapAddonUnavailable(): string | null {
+  try {
+    loadPcapAddon();
     return null;
   } catch (e) {
     return e instanceof Error ? e.message : String(e);
