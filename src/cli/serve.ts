@@ -6,6 +6,7 @@ import { StackNet } from '../ip/backend.js';
 import { RealClock } from '../lib/clock.js';
 import { CryptoRng } from '../lib/rng.js';
 import { TapLink } from '../link/tap.js';
+import { PcapLink } from '../link/pcap.js';
 import { Topology } from '../topo/topology.js';
 import { overNet } from '../over/backend.js';
 import type { Node } from '../ninep/node.js';
@@ -18,6 +19,7 @@ interface ServeFlags {
   eve?: string;
   trace?: boolean;
   tap?: string;
+  pcap?: string;
   etherOver?: string;
   etherPath?: string;
   topology?: string;
@@ -55,6 +57,16 @@ async function stackBackend(flags: ServeFlags, eve: string): Promise<Backend> {
     }
     port = net.addEther(link);
     where = link.name;
+  } else if (flags.pcap) {
+    let link: PcapLink;
+    try {
+      link = PcapLink.open({ iface: flags.pcap, onError: (e) => console.error(`9net: ${flags.pcap}: ${e.message}`) });
+    } catch (e) {
+      die((e as Error).message);
+    }
+    for (const w of link.warnings) console.error(`9net: ${flags.pcap}: ${w}`);
+    port = net.addEther(link);
+    where = `${link.name} (libpcap)`;
   } else {
     try {
       port = await net.etherOver(flags.etherOver!, flags.etherPath ?? '/ether0');
@@ -97,6 +109,7 @@ export function addServe(program: Command): void {
     .option('-l, --listen <addr>', `where to listen: tcp!host!port, unix!/path, or - for stdin/stdout (repeatable; default ${DEFAULT_ADDRESS})`, (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--eve <user>', 'host owner: passes every conversation permission check (default: the user running 9net)')
     .option('--tap <name>', 'serve our own stack on this TAP device (created if missing, which needs CAP_NET_ADMIN; or attach to one made with ip tuntap add ... user $USER)')
+    .option('--pcap <iface>', 'serve our own stack on an existing interface through libpcap (needs CAP_NET_RAW)')
     .option('--ether-over <addr>', 'serve our own stack on another 9P server\'s ether directory (link stacking), e.g. tcp!127.0.0.1!5640')
     .option('--ether-path <path>', 'with --ether-over: the ether directory on that server (default /ether0)')
     .option('--over <addr>', 'transport stacking: serve /net/tcp, /net/udp and /net/cs carried by the /net of another 9P server at ADDR (9net, or a Plan 9 machine\'s exported /net)')
@@ -107,10 +120,10 @@ export function addServe(program: Command): void {
     .option('--trace', 'print every 9P message on stderr')
     .action(async (flags: ServeFlags) => {
       const eve = flags.eve ?? currentUser();
-      const chosen = [flags.tap, flags.etherOver, flags.topology, flags.over].filter(Boolean).length;
-      if (chosen > 1) die('choose one of --tap, --ether-over, --over and --topology');
-      const stack = Boolean(flags.tap || flags.etherOver);
-      if (!stack && (flags.ip || flags.gw || flags.mtu)) die('--ip, --gw and --mtu need --tap or --ether-over');
+      const chosen = [flags.tap, flags.pcap, flags.etherOver, flags.topology, flags.over].filter(Boolean).length;
+      if (chosen > 1) die('choose one of --tap, --pcap, --ether-over, --over and --topology');
+      const stack = Boolean(flags.tap || flags.pcap || flags.etherOver);
+      if (!stack && (flags.ip || flags.gw || flags.mtu)) die('--ip, --gw and --mtu need --tap, --pcap or --ether-over');
       let backend: Backend;
       if (flags.topology) backend = await topologyBackend(flags.topology, eve);
       else if (flags.over) {
