@@ -19,6 +19,7 @@ import type { ProtoDir } from '../netfs/protodir.js';
 import { Eunknownctl } from '../netfs/protodir.js';
 import { Ehungup } from '../netfs/queue.js';
 import { plan9Error } from './errors.js';
+import { TCP_STAT_NAMES } from '../stack/tcp/stats.js';
 import type { HostInterfaces } from './interfaces.js';
 
 /** Receive queue bound per conversation: the socket is paused beyond it. */
@@ -40,12 +41,6 @@ interface TcpSock {
   connecting: net.Socket | null;
 }
 
-const stateNames = [
-  'MaxConn', 'MaxSegment', 'ActiveOpens', 'PassiveOpens', 'EstabResets', 'CurrEstab', 'InSegs', 'OutSegs',
-  'RetransSegs', 'RetransSegsSent', 'RetransTimeouts', 'InErrs', 'OutRsts', 'CsumErrs', 'HlenErrs', 'LenErrs',
-  'OutOfOrder', 'Resequenced', 'ReseqBytelim', 'ReseqPktlim', 'Delayack', 'Wopenack', 'Recovery', 'RecoveryDone',
-  'RecoveryRTO', 'RecoveryNoSeq', 'RecoveryCwind', 'RecoveryPA',
-] as const;
 
 function ptcl(c: Conv): TcpSock {
   if (!c.ptcl) c.ptcl = { sock: null, server: null, tcpState: 'Closed', connecting: null } satisfies TcpSock;
@@ -68,7 +63,7 @@ export class HostTcp implements Proto {
     return this.ifcs.isLocal(addr);
   }
 
-  private count(name: (typeof stateNames)[number], n = 1): void {
+  private count(name: (typeof TCP_STAT_NAMES)[number], n = 1): void {
     this.counters.set(name, (this.counters.get(name) ?? 0) + n);
   }
 
@@ -348,6 +343,6 @@ export class HostTcp implements Proto {
 
   stats(): string {
     this.counters.set('MaxConn', this.maxConvs);
-    return stateNames.map((n) => `${n}: ${this.counters.get(n) ?? 0}\n`).join('');
+    return TCP_STAT_NAMES.map((n) => `${n}: ${this.counters.get(n) ?? 0}\n`).join('');
   }
 }

@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { NinepError } from '../ninep/error.js';
-import type { MaybePromise, Node, OpenFile } from '../ninep/node.js';
+import type { MaybePromise, Node, OpenFile, Signal } from '../ninep/node.js';
 import { ctlText } from './ctl.js';
 import { formatIp, isUnspecified, isV4, parseIp } from './ipaddr.js';
 import type { Ip } from './ipaddr.js';
@@ -32,6 +32,8 @@ export interface CsOptions {
   services: ServiceTable;
   /** Where answers say the clone files are (default /net). */
   mountpoint?: string;
+  /** Answers for a query, in place of our own translation (e.g. a lower server's cs). */
+  lookup?(query: string, signal: Signal): MaybePromise<string[]>;
 }
 
 /** `tcp=NAME port=N` tuples. */
@@ -90,7 +92,7 @@ export class ConnectionServer {
     let next = 0;
     let busy = false;
     return {
-      write: (_off, data) => {
+      write: (_off, data, signal) => {
         if (busy) throw new NinepError('query already in progress');
         if (data.length > MAX_QUERY) throw new NinepError('request too long');
         // Start with a clean slate (cs.c cleanmf): a failed query leaves no answers.
@@ -99,7 +101,8 @@ export class ConnectionServer {
         busy = true;
         let r: MaybePromise<string[]>;
         try {
-          r = this.translate(ctlText(data));
+          const query = ctlText(data);
+          r = this.opts.lookup ? this.opts.lookup(query, signal) : this.translate(query);
         } catch (e) {
           busy = false;
           throw e;

@@ -15,16 +15,12 @@
  */
 import type { File } from '../ninep/client.js';
 import { Interrupted, NinepError } from '../ninep/error.js';
-import type { MaybePromise, Node, OpenFile, Signal } from '../ninep/node.js';
-import { ORDWR, QTFILE, qid } from '../ninep/types.js';
+import type { Node, Signal } from '../ninep/node.js';
+import { ORDWR } from '../ninep/types.js';
 import { ConnectionServer, ServiceTable } from '../netfs/cs.js';
-import { ctlText } from '../netfs/ctl.js';
-import { QSPACE_CS, SynthFile } from '../netfs/tree.js';
 import { asNinep, linked } from './lower.js';
 import type { LowerPool } from './lower.js';
 
-/** Longest query accepted (as our own cs). */
-const MAX_QUERY = 1024;
 /** Answers kept per query. */
 export const MAX_ANSWERS = 64;
 /** Longest answer read. */
@@ -42,57 +38,30 @@ export interface OverCsOptions {
 
 export class OverCs {
   private readonly fallback: ConnectionServer;
+  private readonly server: ConnectionServer;
 
   constructor(private readonly opts: OverCsOptions) {
-    this.fallback = new ConnectionServer({
-      protocols: opts.protocols,
-      resolve: () => Promise.reject(new NinepError("can't translate address")),
-      haveFamily: () => true,
-      services: ServiceTable.builtin(),
-      mountpoint: opts.mountpoint ?? '/net',
-    });
+    const mountpoint = opts.mountpoint ?? '/net';
+    const base = { protocols: opts.protocols, haveFamily: () => true, services: ServiceTable.builtin(), mountpoint };
+    this.fallback = new ConnectionServer({ ...base, resolve: () => Promise.reject(new NinepError("can't translate address")) });
+    // Our own cs file (per-fid queries and answers), answering from the lower cs.
+    this.server = new ConnectionServer({ ...base, resolve: () => Promise.reject(new NinepError("can't translate address")), lookup: (q, signal) => this.query(q, signal) });
   }
 
   /** The file as `user` sees it (owned by the attaching user, as cs's). */
   node(user = 'network'): Node {
-    return new SynthFile(
-      qid(QTFILE, QSPACE_CS | 1n),
-      () => ({ name: 'cs', uid: user, mode: 0o666 }),
-      () => this.open(),
-    );
+    return this.server.node(user);
   }
 
-  private open(): OpenFile {
-    let answers: string[] = [];
-    let next = 0;
-    let busy = false;
-    return {
-      write: (_off, data, signal) => {
-        if (busy) throw new NinepError('query already in progress');
-        if (data.length > MAX_QUERY) throw new NinepError('request too long');
-        answers = [];
-        next = 0;
-        busy = true;
-        return this.query(data, signal).then(
-          (a) => {
-            busy = false;
-            answers = a;
-            return data.length;
-          },
-          (e: unknown) => {
-            busy = false;
-            throw asNinep(e);
-          },
-        );
-      },
-      read: (_off, count) => {
-        if (next >= answers.length) return new Uint8Array(0);
-        return Buffer.from(answers[next++]!).subarray(0, count);
-      },
-    };
+  private async query(text: string, signal: Signal): Promise<string[]> {
+    try {
+      return await this.queryLower(text, signal);
+    } catch (e) {
+      throw asNinep(e);
+    }
   }
 
-  private async query(data: Uint8Array, signal: Signal): Promise<string[]> {
+  private async queryLower(text: string, signal: Signal): Promise<string[]> {
     const prefix = this.opts.prefix ?? '';
     let f: File;
     try {
@@ -100,10 +69,10 @@ export class OverCs {
       f = await linked(signal, (s) => lower.client.open(`${prefix}/cs`, ORDWR, s));
     } catch (e) {
       if (e instanceof Interrupted) throw e;
-      return this.translateLocally(ctlText(data));
+      return this.fallback.translate(text);
     }
     try {
-      await linked(signal, (s) => f.write(data, s));
+      await linked(signal, (s) => f.write(text, s));
       const out: string[] = [];
       let b = await linked(signal, (s) => f.read(MAX_ANSWER, s, 0n));
       while (b.length > 0 && out.length < MAX_ANSWERS) {
@@ -115,10 +84,6 @@ export class OverCs {
     } finally {
       void f.close();
     }
-  }
-
-  private translateLocally(query: string): MaybePromise<string[]> {
-    return this.fallback.translate(query);
   }
 
   /** `/anything/<proto>/clone rest` → `<mountpoint>/<proto>/clone rest`. */
