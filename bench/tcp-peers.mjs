@@ -88,7 +88,7 @@ async function ninenet(mtu, loss = 0) {
   const tapLink = TapLink.open({ name: tap, mode: 'create', mtu });
   const link = loss > 0 ? new FaultLink(tapLink, { rng: new SeededRng(42), tx: { drop: loss }, rx: { drop: loss } }) : tapLink;
   const stack = new Stack({ clock: new RealClock(), rng: new CryptoRng() });
-  const tcp = new TcpLayer(stack);
+  const tcp = new TcpLayer(stack, { batchInput: process.env.BATCH !== '0' });
   sh('ip', 'netns', 'add', ns);
   cleanups.push(() => spawnSync('ip', ['netns', 'del', ns]));
   sh('ip', 'link', 'set', tap, 'netns', ns);

@@ -64,7 +64,8 @@ export class StackNet {
   constructor(private readonly opts: StackNetOptions) {
     this.stack = new Stack({ clock: opts.clock, rng: opts.rng, ...(opts.log ? { log: opts.log } : {}) });
     const ctx = { eve: opts.eve };
-    this.tcp = new TcpLayer(this.stack, opts.tcp);
+    // One ACK per batch of received frames (GRO-like); callers may turn it off.
+    this.tcp = new TcpLayer(this.stack, { batchInput: true, ...opts.tcp });
     const tcp = new StackTcp(this.stack, this.tcp);
     this.tcpDir = new ProtoDir(tcp, 1, ctx);
     tcp.dir = this.tcpDir;

@@ -77,6 +77,8 @@ export interface ConnHost {
   accept(conn: TcpConn): TcpHandler | null;
   /** RFC 5961 §7 rate limit. */
   challengeAllowed(now: number): boolean;
+  /** With batchInput: flush this connection once the current batch of input is done. */
+  deferFlush(conn: TcpConn): void;
 }
 
 /** @internal Layer settings every connection reads. */
@@ -92,6 +94,8 @@ export interface ConnConfig {
   windowScaling: boolean;
   timestamps: boolean;
   sack: boolean;
+  /** Defer the output input triggers to the end of the batch (one ACK per batch). */
+  batchInput: boolean;
 }
 
 /** Negotiated parameters of a passive open (from limbo). @internal */
@@ -557,7 +561,10 @@ export class TcpConn {
     if (this.state === 'Syn_sent') this.inputSynSent(seg, now);
     else this.inputSynchronized(seg, now);
     if (this.state !== 'Closed') {
-      this.flush(now);
+      // Batched input: one flush (one ACK, one round of sending) per batch of
+      // received frames, as GRO gives the kernel; else flush per segment.
+      if (this.host.cfg.batchInput) this.host.deferFlush(this);
+      else this.flush(now);
     }
   }
 

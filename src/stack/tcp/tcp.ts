@@ -60,6 +60,9 @@ export class TcpLayer implements ConnHost, TimerSource {
   private readonly isnGen: IsnGenerator;
   private readonly challengeLimit: number;
   private challengeSec = -1;
+  /** Connections whose flush waits for the end of the current input batch. */
+  private readonly dirty = new Set<TcpConn>();
+  private flushQueued = false;
   private challengeCount = 0;
   private readonly subs: Disposable[];
 
@@ -84,6 +87,7 @@ export class TcpLayer implements ConnHost, TimerSource {
       windowScaling: opts.windowScaling ?? true,
       timestamps: opts.timestamps ?? true,
       sack: opts.sack ?? true,
+      batchInput: opts.batchInput ?? false,
     };
     this.maxConnections = opts.maxConnections ?? TCP_DEFAULT_MAX_CONNECTIONS;
     this.limboSize = opts.limboSize ?? TCP_DEFAULT_LIMBO;
@@ -237,6 +241,19 @@ export class TcpLayer implements ConnHost, TimerSource {
     if (l === null) return null;
     conn.setAutoConsume(l.autoConsume);
     return l.onAccept(conn);
+  }
+
+  /** @internal */
+  deferFlush(conn: TcpConn): void {
+    this.dirty.add(conn);
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    queueMicrotask(() => {
+      this.flushQueued = false;
+      const now = this.stack.now();
+      for (const c of this.dirty) if (c.state !== 'Closed') c.flush(now);
+      this.dirty.clear();
+    });
   }
 
   challengeAllowed(now: number): boolean {
