@@ -10,8 +10,7 @@
 // A separate target from tap.node (binding.gyp): a host without libpcap-dev
 // still builds the TAP addon.
 
-#include <napi.h>
-#include <uv.h>
+#include "common.h"
 
 #include <pcap/pcap.h>
 
@@ -24,56 +23,22 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <initializer_list>
-#include <memory>
 #include <string>
 
 namespace {
 
-// ---- bounds (all stated here; mirrored in src/link/pcap.ts) ---------------
+using namespace ninenet;
+
+// ---- bounds (all stated here and in common.h; mirrored in src/link/pcap.ts)
 constexpr uint32_t kAbi = 1;                  // bump when the JS contract changes
-constexpr uint32_t kEthHeader = 14;           // dst MAC, src MAC, EtherType
-constexpr uint32_t kMaxFrameLen = 65535;      // largest frame accepted on tx
 constexpr uint32_t kMinSnaplen = 64;          // smallest capture length allowed
 constexpr uint32_t kMaxSnaplen = 65535 + 4;   // largest: max frame plus a VLAN tag
 constexpr uint32_t kDefaultSnaplen = 1500 + kEthHeader + 4;
-constexpr uint32_t kMaxBatch = 1024;          // frames per wakeup (one JS call), upper bound
-constexpr uint32_t kDefaultBatch = 64;        // frames per wakeup, default
-constexpr size_t kMaxRxBuffer = 16u << 20;    // shared rx buffer bytes (batch * snaplen), upper bound
-constexpr uint32_t kTxBatchMax = 1024;        // frames per writeBatch() call
 constexpr uint32_t kMinKernelBuffer = 64u << 10;    // pcap_set_buffer_size lower bound
 constexpr uint32_t kMaxKernelBuffer = 256u << 20;   // and upper bound
 constexpr uint32_t kDefaultKernelBuffer = 4u << 20; // default ring size
 constexpr size_t kMaxFilterLen = 4096;        // BPF filter expression characters
 constexpr uint64_t kDownCheckMs = 200;        // while the interface is down: how often to look again
-
-const char* ErrnoName(int err) {
-  const char* n = strerrorname_np(err);
-  return n ? n : "EUNKNOWN";
-}
-
-Napi::Error SysError(Napi::Env env, int err, const std::string& msg, const char* syscall) {
-  Napi::Error e = Napi::Error::New(env, std::string(ErrnoName(err)) + ": " + msg);
-  e.Set("code", Napi::String::New(env, ErrnoName(err)));
-  e.Set("errno", Napi::Number::New(env, -err));
-  e.Set("syscall", Napi::String::New(env, syscall));
-  return e;
-}
-
-// Interface names as the kernel accepts them (dev_valid_name), ASCII only.
-bool ValidIfName(const std::string& s) {
-  if (s.empty() || s.size() >= IFNAMSIZ || s == "." || s == "..") return false;
-  for (unsigned char c : s)
-    if (c <= 0x20 || c >= 0x7f || c == '/' || c == ':') return false;
-  return true;
-}
-
-Napi::Error InvalidName(Napi::Env env, const std::string& name, const char* syscall) {
-  return SysError(env, EINVAL,
-                  "invalid interface name \"" + name.substr(0, 32) +
-                      "\" (1-15 ASCII characters, no spaces, '/' or ':')",
-                  syscall);
-}
 
 // libpcap's error text, one line, bounded.
 std::string OneLine(const char* s) {
@@ -82,31 +47,6 @@ std::string OneLine(const char* s) {
   for (char& c : out)
     if (c == '\n' || c == '\r') c = ' ';
   return out;
-}
-
-// Throws TypeError/RangeError for a bad option; returns false if one was thrown.
-bool GetU32Opt(Napi::Env env, Napi::Object o, const char* key, uint32_t lo, uint32_t hi,
-               uint32_t dflt, uint32_t* out) {
-  Napi::Value v = o.Get(key);
-  if (env.IsExceptionPending()) return false;
-  if (v.IsUndefined()) {
-    *out = dflt;
-    return true;
-  }
-  if (!v.IsNumber()) {
-    Napi::TypeError::New(env, std::string("pcap option ") + key + " must be a number")
-        .ThrowAsJavaScriptException();
-    return false;
-  }
-  double d = v.As<Napi::Number>().DoubleValue();
-  if (!(d >= lo && d <= hi) || d != static_cast<double>(static_cast<uint32_t>(d))) {
-    Napi::RangeError::New(env, std::string("pcap option ") + key + " must be an integer in [" +
-                                   std::to_string(lo) + ", " + std::to_string(hi) + "]")
-        .ThrowAsJavaScriptException();
-    return false;
-  }
-  *out = static_cast<uint32_t>(d);
-  return true;
 }
 
 bool GetBoolOpt(Napi::Env env, Napi::Object o, const char* key, bool dflt, bool* out) {
@@ -122,19 +62,6 @@ bool GetBoolOpt(Napi::Env env, Napi::Object o, const char* key, bool dflt, bool*
     return false;
   }
   *out = v.As<Napi::Boolean>().Value();
-  return true;
-}
-
-bool AsBytes(Napi::Env env, Napi::Value v, const uint8_t** data, size_t* len) {
-  if (!v.IsTypedArray()) return false;
-  napi_typedarray_type t;
-  size_t n = 0, off = 0;
-  void* p = nullptr;
-  napi_value ab;
-  if (napi_get_typedarray_info(env, v, &t, &n, &p, &ab, &off) != napi_ok) return false;
-  if (t != napi_uint8_array && t != napi_uint8_clamped_array) return false;
-  *len = p ? n : 0;  // a detached buffer has no data: treat as empty
-  *data = static_cast<const uint8_t*>(p);
   return true;
 }
 
@@ -173,27 +100,14 @@ class Pcap : public Napi::ObjectWrap<Pcap> {
   // new Pcap({ iface, snaplen?, promisc?, batch?, bufferSize? })
   explicit Pcap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Pcap>(info) {
     Napi::Env env = info.Env();
-    if (info.Length() < 1 || !info[0].IsObject()) {
-      Napi::TypeError::New(env, "new Pcap(options): options object required").ThrowAsJavaScriptException();
-      return;
-    }
-    Napi::Object o = info[0].As<Napi::Object>();
-    Napi::Value nameV = o.Get("iface");
-    if (env.IsExceptionPending()) return;
-    if (!nameV.IsString()) {
-      Napi::TypeError::New(env, "pcap option iface must be a string").ThrowAsJavaScriptException();
-      return;
-    }
-    std::string name = nameV.As<Napi::String>().Utf8Value();
-    if (!ValidIfName(name)) {
-      InvalidName(env, name, "pcap_create").ThrowAsJavaScriptException();
-      return;
-    }
+    Napi::Object o;
+    std::string name;
+    if (!CtorOptionsName(info, "Pcap", "pcap", "iface", "pcap_create", &o, &name)) return;
     uint32_t snaplen = 0, batch = 0, bufferSize = 0;
     bool promisc = true;
-    if (!GetU32Opt(env, o, "snaplen", kMinSnaplen, kMaxSnaplen, kDefaultSnaplen, &snaplen)) return;
-    if (!GetU32Opt(env, o, "batch", 1, kMaxBatch, kDefaultBatch, &batch)) return;
-    if (!GetU32Opt(env, o, "bufferSize", kMinKernelBuffer, kMaxKernelBuffer, kDefaultKernelBuffer, &bufferSize))
+    if (!GetU32Opt(env, o, "pcap", "snaplen", kMinSnaplen, kMaxSnaplen, kDefaultSnaplen, &snaplen)) return;
+    if (!GetU32Opt(env, o, "pcap", "batch", 1, kMaxBatch, kDefaultBatch, &batch)) return;
+    if (!GetU32Opt(env, o, "pcap", "bufferSize", kMinKernelBuffer, kMaxKernelBuffer, kDefaultKernelBuffer, &bufferSize))
       return;
     if (!GetBoolOpt(env, o, "promisc", true, &promisc)) return;
     if (static_cast<size_t>(batch) * snaplen > kMaxRxBuffer) {
@@ -209,20 +123,14 @@ class Pcap : public Napi::ObjectWrap<Pcap> {
     capacity_ = static_cast<size_t>(batch) * snaplen;
     if (!OpenCapture(env, bufferSize)) return;
 
-    Napi::ArrayBuffer rxBuf = Napi::ArrayBuffer::New(env, capacity_);
-    Napi::Uint32Array rxLens = Napi::Uint32Array::New(env, batch_);
-    if (env.IsExceptionPending()) {  // out of memory
+    if (!rx_.Alloc(env, capacity_, batch_)) {  // out of memory
       ClosePcap();
       return;
     }
-    rxBuf_ = Napi::Persistent(rxBuf);
-    rxLens_ = Napi::Persistent(rxLens);
 
-    poll_ = new uv_poll_t;
     uv_loop_t* loop = nullptr;
-    if (napi_get_uv_event_loop(env, &loop) != napi_ok || !loop || uv_poll_init(loop, poll_, fd_) != 0) {
-      delete poll_;
-      poll_ = nullptr;
+    poll_ = NewPoll(env, fd_, &loop);
+    if (!poll_) {
       ClosePcap();
       SysError(env, EIO, "cannot poll the capture on " + name_, "uv_poll_init").ThrowAsJavaScriptException();
       return;
@@ -338,36 +246,16 @@ class Pcap : public Napi::ObjectWrap<Pcap> {
     Pcap* t = static_cast<Pcap*>(arg);
     t->hooked_ = false;  // the hook is being run; do not remove it
     t->Shutdown(false);
-    t->onBatch_.Reset();
-    t->onError_.Reset();
-    t->ctx_.reset();
+    t->rx_.Forget();
   }
 
-  void Pin() {
-    if (!pinned_) {
-      Ref();
-      pinned_ = true;
-    }
-  }
-  void Unpin() {
-    if (pinned_) {
-      pinned_ = false;
-      Unref();
-    }
-  }
+  void Pin() { rx_.Pin(this); }
+  void Unpin() { rx_.Unpin(this); }
 
   // Stop polling and close the capture. fromJs: may touch JS references.
   void Shutdown(bool fromJs) {
-    if (poll_) {
-      poll_->data = nullptr;
-      uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
-      poll_ = nullptr;
-    }
-    if (timer_) {
-      timer_->data = nullptr;
-      uv_close(reinterpret_cast<uv_handle_t*>(timer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
-      timer_ = nullptr;
-    }
+    CloseHandle(poll_);
+    CloseHandle(timer_);
     polling_ = false;
     down_ = false;
     ClosePcap();  // after uv_close, which removed the fd from epoll
@@ -376,9 +264,7 @@ class Pcap : public Napi::ObjectWrap<Pcap> {
       hooked_ = false;
     }
     if (fromJs) {
-      onBatch_.Reset();
-      onError_.Reset();
-      ctx_.reset();
+      rx_.Forget();
       Unpin();
     }
   }
@@ -386,17 +272,12 @@ class Pcap : public Napi::ObjectWrap<Pcap> {
   // start(onBatch(count), onError(code, message))
   Napi::Value Start(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (info.Length() < 2 || !info[0].IsFunction() || !info[1].IsFunction()) {
-      Napi::TypeError::New(env, "start(onBatch, onError): two functions required").ThrowAsJavaScriptException();
-      return env.Undefined();
-    }
+    if (!RxBatch::CheckStartArgs(info)) return env.Undefined();
     if (!p_ || !poll_) {
       SysError(env, EBADF, "capture is closed", "start").ThrowAsJavaScriptException();
       return env.Undefined();
     }
-    onBatch_ = Napi::Persistent(info[0].As<Napi::Function>());
-    onError_ = Napi::Persistent(info[1].As<Napi::Function>());
-    if (!ctx_) ctx_ = std::make_shared<Napi::AsyncContext>(env, "9net:pcap");
+    rx_.Keep(info, "9net:pcap");
     if (!polling_ && !down_) {
       int r = uv_poll_start(poll_, UV_READABLE, OnPoll);
       if (r != 0) {
@@ -416,9 +297,7 @@ class Pcap : public Napi::ObjectWrap<Pcap> {
   Napi::Value Stop(const Napi::CallbackInfo& info) {
     if (poll_ && polling_) uv_poll_stop(poll_);
     polling_ = false;
-    onBatch_.Reset();
-    onError_.Reset();
-    ctx_.reset();
+    rx_.Forget();
     Unpin();
     return info.Env().Undefined();
   }
@@ -426,17 +305,6 @@ class Pcap : public Napi::ObjectWrap<Pcap> {
   static void OnPoll(uv_poll_t* h, int status, int events) {
     Pcap* t = static_cast<Pcap*>(h->data);
     if (t) t->HandlePoll(status);
-  }
-
-  static bool CallJs(napi_env env, napi_value recv, napi_value fn, std::initializer_list<napi_value> args,
-                     napi_async_context ctx) {
-    napi_value result;
-    if (napi_make_callback(env, ctx, recv, fn, args.size(), args.begin(), &result) == napi_ok) return true;
-    bool pending = false;
-    if (napi_is_exception_pending(env, &pending) != napi_ok || !pending) return false;
-    napi_value exc;
-    if (napi_get_and_clear_last_exception(env, &exc) == napi_ok) napi_fatal_exception(env, exc);
-    return true;
   }
 
   void Quiesce() {
@@ -494,11 +362,11 @@ class Pcap : public Napi::ObjectWrap<Pcap> {
     if (!h || !bytes || !t->rxBase_) return;
     const size_t cap = h->caplen;
     if (cap < h->len || cap > t->snaplen_) {  // cut at snaplen (or a bogus header): never deliver a partial frame
-      t->truncated_++;
+      t->rx_.truncated++;
       return;
     }
     if (cap < kEthHeader) {
-      t->runts_++;
+      t->rx_.runts++;
       return;
     }
     if (t->rxCount_ >= t->batch_ || t->capacity_ - t->rxOff_ < cap) {  // cannot happen (cnt <= free slots); kept as a guard
@@ -534,14 +402,10 @@ class Pcap : public Napi::ObjectWrap<Pcap> {
       return;
     }
     if (!p_) return;
-    Napi::ArrayBuffer ab = rxBuf_.Value();
-    Napi::Uint32Array lensArr = rxLens_.Value();
-    if (ab.IsDetached() || ab.ByteLength() != capacity_ || lensArr.ElementLength() != batch_) {
+    if (!rx_.Get(capacity_, batch_, &rxBase_, &rxLens_p_)) {
       Fail("EINVAL", name_ + ": rx buffer was detached or resized");
       return;
     }
-    rxBase_ = static_cast<uint8_t*>(ab.Data());
-    rxLens_p_ = lensArr.Data();
     rxOff_ = 0;
     rxCount_ = 0;
     // At most batch_ frames are processed per wakeup (delivered or dropped as
@@ -565,16 +429,9 @@ class Pcap : public Napi::ObjectWrap<Pcap> {
     uint32_t n = rxCount_;
     rxBase_ = nullptr;
     rxLens_p_ = nullptr;
-    if (n > 0) {
-      batches_++;
-      frames_ += n;
-      if (!onBatch_.IsEmpty() && ctx_) {
-        std::shared_ptr<Napi::AsyncContext> ctx = ctx_;
-        if (!CallJs(env, self, onBatch_.Value(), {Napi::Number::New(env, n)}, *ctx)) {
-          Quiesce();
-          return;
-        }
-      }
+    if (!rx_.Deliver(env, self, n)) {
+      Quiesce();
+      return;
     }
     if (errCode && p_ && polling_) {
       if (if_nametoindex(name_.c_str()) != ifindex_) {
@@ -593,12 +450,8 @@ class Pcap : public Napi::ObjectWrap<Pcap> {
     if (timer_) uv_timer_stop(timer_);
     down_ = false;
     polling_ = false;
-    Napi::FunctionReference onError = std::move(onError_);
-    std::shared_ptr<Napi::AsyncContext> ctx = std::move(ctx_);
-    onBatch_.Reset();
-    Unpin();  // the caller's `self` handle keeps us alive until it returns
-    if (!onError.IsEmpty() && ctx)
-      CallJs(env, Value(), onError.Value(), {Napi::String::New(env, code), Napi::String::New(env, message)}, *ctx);
+    // Unpin: the caller's `self` handle keeps us alive until it returns.
+    rx_.Fail(env, Value(), code, message, [this] { Unpin(); });
   }
 
   // Returns 0 when sent, else an errno (EINVAL/EMSGSIZE for bad lengths).
@@ -618,63 +471,12 @@ class Pcap : public Napi::ObjectWrap<Pcap> {
 
   // write(frame: Uint8Array): number — 0 or an errno.
   Napi::Value Write(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    const uint8_t* p;
-    size_t len;
-    if (info.Length() < 1 || !AsBytes(env, info[0], &p, &len)) {
-      Napi::TypeError::New(env, "write(frame): frame must be a Uint8Array").ThrowAsJavaScriptException();
-      return env.Undefined();
-    }
-    int e = WriteOne(p, len);
-    lastWriteErrno_ = e;
-    return Napi::Number::New(env, e);
+    return WriteFrame(info, &lastWriteErrno_, [this](const uint8_t* p, size_t len) { return WriteOne(p, len); });
   }
 
-  // writeBatch(frames: Uint8Array[], start = 0): number of frames sent,
-  // starting at `start`. Stops at the first failure (lastWriteErrno says why)
-  // or after kTxBatchMax frames (lastWriteErrno 0).
+  // writeBatch(frames, start = 0): frames sent; see WriteFrames.
   Napi::Value WriteBatch(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    if (info.Length() < 1 || !info[0].IsArray()) {
-      Napi::TypeError::New(env, "writeBatch(frames, start): frames must be an array").ThrowAsJavaScriptException();
-      return env.Undefined();
-    }
-    Napi::Array arr = info[0].As<Napi::Array>();
-    uint32_t n = arr.Length();
-    uint32_t start = 0;
-    if (info.Length() > 1 && !info[1].IsUndefined()) {
-      if (!info[1].IsNumber()) {
-        Napi::TypeError::New(env, "writeBatch: start must be a number").ThrowAsJavaScriptException();
-        return env.Undefined();
-      }
-      double d = info[1].As<Napi::Number>().DoubleValue();
-      if (!(d >= 0 && d <= n) || d != static_cast<double>(static_cast<uint32_t>(d))) {
-        Napi::RangeError::New(env, "writeBatch: start out of range").ThrowAsJavaScriptException();
-        return env.Undefined();
-      }
-      start = static_cast<uint32_t>(d);
-    }
-    uint32_t end = n - start > kTxBatchMax ? start + kTxBatchMax : n;
-    uint32_t done = 0;
-    lastWriteErrno_ = 0;
-    for (uint32_t i = start; i < end; i++) {
-      Napi::Value v = arr.Get(i);
-      if (env.IsExceptionPending()) return env.Undefined();
-      const uint8_t* p;
-      size_t len;
-      if (!AsBytes(env, v, &p, &len)) {
-        Napi::TypeError::New(env, "writeBatch: frames[" + std::to_string(i) + "] is not a Uint8Array")
-            .ThrowAsJavaScriptException();
-        return env.Undefined();
-      }
-      int e = WriteOne(p, len);
-      if (e) {
-        lastWriteErrno_ = e;
-        break;
-      }
-      done++;
-    }
-    return Napi::Number::New(env, done);
+    return WriteFrames(info, &lastWriteErrno_, [this](const uint8_t* p, size_t len) { return WriteOne(p, len); });
   }
 
   // setFilter(expression: string): a kernel BPF filter ("" = none). Throws
@@ -717,23 +519,19 @@ class Pcap : public Napi::ObjectWrap<Pcap> {
   }
 
   Napi::Value RefLoop(const Napi::CallbackInfo& info) {
-    if (poll_) uv_ref(reinterpret_cast<uv_handle_t*>(poll_));
-    if (timer_) uv_ref(reinterpret_cast<uv_handle_t*>(timer_));
+    RefHandle(poll_, true);
+    RefHandle(timer_, true);
     return info.Env().Undefined();
   }
   Napi::Value UnrefLoop(const Napi::CallbackInfo& info) {
-    if (poll_) uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
-    if (timer_) uv_unref(reinterpret_cast<uv_handle_t*>(timer_));
+    RefHandle(poll_, false);
+    RefHandle(timer_, false);
     return info.Env().Undefined();
   }
 
   Napi::Value Counters(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    Napi::Object o = Napi::Object::New(env);
-    o.Set("batches", Napi::Number::New(env, static_cast<double>(batches_)));
-    o.Set("frames", Napi::Number::New(env, static_cast<double>(frames_)));
-    o.Set("truncated", Napi::Number::New(env, static_cast<double>(truncated_)));
-    o.Set("runts", Napi::Number::New(env, static_cast<double>(runts_)));
+    Napi::Object o = rx_.Counters(env);
     o.Set("overflow", Napi::Number::New(env, static_cast<double>(overflow_)));
     o.Set("downs", Napi::Number::New(env, static_cast<double>(downs_)));
     // Kernel-side drops (ring full), from pcap_stats; kept after close.
@@ -762,8 +560,8 @@ class Pcap : public Napi::ObjectWrap<Pcap> {
   Napi::Value GetClosed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), p_ == nullptr); }
   Napi::Value GetPolling(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), polling_); }
   Napi::Value GetDown(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), down_); }
-  Napi::Value GetRxBuffer(const Napi::CallbackInfo& info) { return rxBuf_.Value(); }
-  Napi::Value GetRxLengths(const Napi::CallbackInfo& info) { return rxLens_.Value(); }
+  Napi::Value GetRxBuffer(const Napi::CallbackInfo& info) { return rx_.buf.Value(); }
+  Napi::Value GetRxLengths(const Napi::CallbackInfo& info) { return rx_.lens.Value(); }
   Napi::Value GetLastWriteErrno(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), lastWriteErrno_);
   }
@@ -782,7 +580,6 @@ class Pcap : public Napi::ObjectWrap<Pcap> {
   uv_timer_t* timer_ = nullptr;  // runs only while the interface is down (ref'd like poll_)
   bool polling_ = false;         // JS wants frames (start() without stop())
   bool down_ = false;            // interface down: poll stopped, timer watching
-  bool pinned_ = false;
   bool hooked_ = false;
   int lastWriteErrno_ = 0;
   // Valid only during HandlePoll's pcap_dispatch calls (used by Collect).
@@ -790,13 +587,9 @@ class Pcap : public Napi::ObjectWrap<Pcap> {
   uint32_t* rxLens_p_ = nullptr;
   size_t rxOff_ = 0;
   uint32_t rxCount_ = 0;
-  uint64_t batches_ = 0, frames_ = 0, truncated_ = 0, runts_ = 0, overflow_ = 0, downs_ = 0;
+  uint64_t overflow_ = 0, downs_ = 0;
   uint64_t kernelDrops_ = 0, ifDrops_ = 0;
-  Napi::Reference<Napi::ArrayBuffer> rxBuf_;
-  Napi::Reference<Napi::Uint32Array> rxLens_;
-  Napi::FunctionReference onBatch_;
-  Napi::FunctionReference onError_;
-  std::shared_ptr<Napi::AsyncContext> ctx_;
+  RxBatch rx_;  // shared rx buffer, JS callbacks, batches/frames/truncated/runts
 };
 
 // Reads one ethtool on/off value; -1 when unknown.
@@ -817,15 +610,8 @@ int EthtoolFlag(int s, const std::string& name, uint32_t cmd) {
 // fields are null when the driver does not say.
 Napi::Value InterfaceInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsString()) {
-    Napi::TypeError::New(env, "interfaceInfo(name): name must be a string").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  std::string name = info[0].As<Napi::String>().Utf8Value();
-  if (!ValidIfName(name)) {
-    InvalidName(env, name, "ioctl").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
+  std::string name;
+  if (!InterfaceNameArg(info, &name)) return env.Undefined();
   unsigned index = if_nametoindex(name.c_str());
   if (index == 0) return env.Null();
   int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -835,18 +621,9 @@ Napi::Value InterfaceInfo(const Napi::CallbackInfo& info) {
     SysError(env, e, std::string("socket: ") + strerror(e), "socket").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  struct ifreq ifr;
   Napi::Object o = Napi::Object::New(env);
-  o.Set("index", Napi::Number::New(env, index));
-  memset(&ifr, 0, sizeof ifr);
-  memcpy(ifr.ifr_name, name.data(), name.size());
-  if (ioctl(s, SIOCGIFMTU, &ifr) == 0) o.Set("mtu", Napi::Number::New(env, ifr.ifr_mtu));
-  else o.Set("mtu", env.Null());
-  memset(&ifr, 0, sizeof ifr);
-  memcpy(ifr.ifr_name, name.data(), name.size());
-  if (ioctl(s, SIOCGIFHWADDR, &ifr) == 0)
-    o.Set("mac", Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<uint8_t*>(ifr.ifr_hwaddr.sa_data), 6));
-  else o.Set("mac", env.Null());
+  SetIndexMtuMac(env, o, s, name, index);
+  struct ifreq ifr;
   memset(&ifr, 0, sizeof ifr);
   memcpy(ifr.ifr_name, name.data(), name.size());
   if (ioctl(s, SIOCGIFFLAGS, &ifr) == 0) o.Set("up", Napi::Boolean::New(env, (ifr.ifr_flags & IFF_UP) != 0));

@@ -5,8 +5,7 @@
 // Every length coming from JS or the kernel is validated; bad input yields a
 // JS exception or an errno result, never a crash.
 
-#include <napi.h>
-#include <uv.h>
+#include "common.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,32 +18,21 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include <initializer_list>
-#include <memory>
 #include <string>
 
 namespace {
 
-// ---- bounds (all stated here; mirrored in src/link/native.ts) -------------
+using namespace ninenet;
+
+// ---- bounds (all stated here and in common.h; mirrored in src/link/native.ts)
 constexpr uint32_t kAbi = 1;                  // bump when the JS contract changes
-constexpr uint32_t kEthHeader = 14;           // dst MAC, src MAC, EtherType
 constexpr uint32_t kVlanTag = 4;              // one 802.1Q tag
 constexpr uint32_t kMaxVnetHdr = 12;          // virtio_net_hdr_v1 / mrg_rxbuf
-constexpr uint32_t kMaxFrameLen = 65535;      // largest frame accepted on tx
-constexpr uint32_t kMaxBatch = 1024;          // frames per wakeup, upper bound
-constexpr uint32_t kDefaultBatch = 64;        // frames per wakeup, default
 constexpr uint32_t kMinFrameMax = 64;         // smallest rx slot allowed
 constexpr uint32_t kMaxFrameMax = kMaxFrameLen + kVlanTag + kMaxVnetHdr;
 constexpr uint32_t kDefaultFrameMax = 1500 + kEthHeader + kVlanTag;
-constexpr size_t kMaxRxBuffer = 16u << 20;    // rx buffer bytes, upper bound
-constexpr uint32_t kTxBatchMax = 1024;        // frames per writeBatch() call
 
 enum class Mode { Auto, Create, Attach };
-
-const char* ErrnoName(int err) {
-  const char* n = strerrorname_np(err);
-  return n ? n : "EUNKNOWN";
-}
 
 std::string UserName() {
   uid_t uid = geteuid();
@@ -54,67 +42,6 @@ std::string UserName() {
   if (getpwuid_r(uid, &pw, buf, sizeof buf, &res) == 0 && res && res->pw_name)
     return res->pw_name;
   return std::to_string(uid);
-}
-
-Napi::Error SysError(Napi::Env env, int err, const std::string& msg, const char* syscall) {
-  Napi::Error e = Napi::Error::New(env, std::string(ErrnoName(err)) + ": " + msg);
-  e.Set("code", Napi::String::New(env, ErrnoName(err)));
-  e.Set("errno", Napi::Number::New(env, -err));
-  e.Set("syscall", Napi::String::New(env, syscall));
-  return e;
-}
-
-// Interface names as the kernel accepts them (dev_valid_name), ASCII only.
-bool ValidIfName(const std::string& s) {
-  if (s.empty() || s.size() >= IFNAMSIZ || s == "." || s == "..") return false;
-  for (unsigned char c : s)
-    if (c <= 0x20 || c >= 0x7f || c == '/' || c == ':') return false;
-  return true;
-}
-
-Napi::Error InvalidName(Napi::Env env, const std::string& name, const char* syscall) {
-  return SysError(env, EINVAL,
-                  "invalid interface name \"" + name.substr(0, 32) +
-                      "\" (1-15 ASCII characters, no spaces, '/' or ':')",
-                  syscall);
-}
-
-// Throws TypeError/RangeError for a bad option; returns false if one was thrown.
-bool GetU32Opt(Napi::Env env, Napi::Object o, const char* key, uint32_t lo, uint32_t hi,
-               uint32_t dflt, uint32_t* out) {
-  Napi::Value v = o.Get(key);
-  if (env.IsExceptionPending()) return false;
-  if (v.IsUndefined()) {
-    *out = dflt;
-    return true;
-  }
-  if (!v.IsNumber()) {
-    Napi::TypeError::New(env, std::string("tap option ") + key + " must be a number")
-        .ThrowAsJavaScriptException();
-    return false;
-  }
-  double d = v.As<Napi::Number>().DoubleValue();
-  if (!(d >= lo && d <= hi) || d != static_cast<double>(static_cast<uint32_t>(d))) {
-    Napi::RangeError::New(env, std::string("tap option ") + key + " must be an integer in [" +
-                                   std::to_string(lo) + ", " + std::to_string(hi) + "]")
-        .ThrowAsJavaScriptException();
-    return false;
-  }
-  *out = static_cast<uint32_t>(d);
-  return true;
-}
-
-bool AsBytes(Napi::Env env, Napi::Value v, const uint8_t** data, size_t* len) {
-  if (!v.IsTypedArray()) return false;
-  napi_typedarray_type t;
-  size_t n = 0, off = 0;
-  void* p = nullptr;
-  napi_value ab;
-  if (napi_get_typedarray_info(env, v, &t, &n, &p, &ab, &off) != napi_ok) return false;
-  if (t != napi_uint8_array && t != napi_uint8_clamped_array) return false;
-  *len = p ? n : 0;  // a detached buffer has no data: treat as empty
-  *data = static_cast<const uint8_t*>(p);
-  return true;
 }
 
 class Tap : public Napi::ObjectWrap<Tap> {
@@ -146,22 +73,9 @@ class Tap : public Napi::ObjectWrap<Tap> {
   // new Tap({ name, mode: 'auto'|'create'|'attach', vnetHdrSize?, offload?, batch?, frameMax? })
   explicit Tap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tap>(info) {
     Napi::Env env = info.Env();
-    if (info.Length() < 1 || !info[0].IsObject()) {
-      Napi::TypeError::New(env, "new Tap(options): options object required").ThrowAsJavaScriptException();
-      return;
-    }
-    Napi::Object o = info[0].As<Napi::Object>();
-    Napi::Value nameV = o.Get("name");
-    if (env.IsExceptionPending()) return;
-    if (!nameV.IsString()) {
-      Napi::TypeError::New(env, "tap option name must be a string").ThrowAsJavaScriptException();
-      return;
-    }
-    std::string name = nameV.As<Napi::String>().Utf8Value();
-    if (!ValidIfName(name)) {
-      InvalidName(env, name, "open").ThrowAsJavaScriptException();
-      return;
-    }
+    Napi::Object o;
+    std::string name;
+    if (!CtorOptionsName(info, "Tap", "tap", "name", "open", &o, &name)) return;
     Mode mode = Mode::Auto;
     Napi::Value modeV = o.Get("mode");
     if (env.IsExceptionPending()) return;
@@ -177,20 +91,20 @@ class Tap : public Napi::ObjectWrap<Tap> {
       }
     }
     uint32_t vnet = 0, offload = 0, batch = 0, frameMax = 0;
-    if (!GetU32Opt(env, o, "vnetHdrSize", 0, kMaxVnetHdr, 0, &vnet)) return;
+    if (!GetU32Opt(env, o, "tap", "vnetHdrSize", 0, kMaxVnetHdr, 0, &vnet)) return;
     if (vnet != 0 && vnet != 10 && vnet != 12) {
       Napi::RangeError::New(env, "tap option vnetHdrSize must be 0, 10 or 12").ThrowAsJavaScriptException();
       return;
     }
-    if (!GetU32Opt(env, o, "offload", 0, 0xffff, 0, &offload)) return;
+    if (!GetU32Opt(env, o, "tap", "offload", 0, 0xffff, 0, &offload)) return;
     if (offload != 0 && vnet == 0) {
       Napi::RangeError::New(env, "tap option offload needs vnetHdrSize (the kernel would hand over "
                                  "frames with unfinished checksums)")
           .ThrowAsJavaScriptException();
       return;
     }
-    if (!GetU32Opt(env, o, "batch", 1, kMaxBatch, kDefaultBatch, &batch)) return;
-    if (!GetU32Opt(env, o, "frameMax", kMinFrameMax, kMaxFrameMax, kDefaultFrameMax + vnet, &frameMax))
+    if (!GetU32Opt(env, o, "tap", "batch", 1, kMaxBatch, kDefaultBatch, &batch)) return;
+    if (!GetU32Opt(env, o, "tap", "frameMax", kMinFrameMax, kMaxFrameMax, kDefaultFrameMax + vnet, &frameMax))
       return;
     if (static_cast<size_t>(batch) * frameMax + 1 > kMaxRxBuffer) {
       Napi::RangeError::New(env, "tap options batch * frameMax exceed " + std::to_string(kMaxRxBuffer) +
@@ -205,22 +119,15 @@ class Tap : public Napi::ObjectWrap<Tap> {
     frameMax_ = frameMax;
     capacity_ = static_cast<size_t>(batch) * frameMax + 1;
 
-    Napi::ArrayBuffer rxBuf = Napi::ArrayBuffer::New(env, capacity_);
-    Napi::Uint32Array rxLens = Napi::Uint32Array::New(env, batch_);
-    if (env.IsExceptionPending()) {  // out of memory
+    if (!rx_.Alloc(env, capacity_, batch_)) {  // out of memory
       ::close(fd_);
       fd_ = -1;
       return;
     }
-    rxBuf_ = Napi::Persistent(rxBuf);
-    rxLens_ = Napi::Persistent(rxLens);
 
-    poll_ = new uv_poll_t;
     uv_loop_t* loop = nullptr;
-    if (napi_get_uv_event_loop(env, &loop) != napi_ok || !loop ||
-        uv_poll_init(loop, poll_, fd_) != 0) {
-      delete poll_;
-      poll_ = nullptr;
+    poll_ = NewPoll(env, fd_, &loop);
+    if (!poll_) {
       ::close(fd_);
       fd_ = -1;
       SysError(env, EIO, "cannot poll " + name_, "uv_poll_init").ThrowAsJavaScriptException();
@@ -308,32 +215,15 @@ class Tap : public Napi::ObjectWrap<Tap> {
     Tap* t = static_cast<Tap*>(arg);
     t->hooked_ = false;  // the hook is being run; do not remove it
     t->Shutdown(false);
-    t->onBatch_.Reset();
-    t->onError_.Reset();
-    t->ctx_.reset();
+    t->rx_.Forget();
   }
 
-  void Pin() {
-    if (!pinned_) {
-      Ref();
-      pinned_ = true;
-    }
-  }
-  void Unpin() {
-    if (pinned_) {
-      pinned_ = false;
-      Unref();
-    }
-  }
+  void Pin() { rx_.Pin(this); }
+  void Unpin() { rx_.Unpin(this); }
 
   // Stop polling and close the fd. fromJs: may touch JS references.
   void Shutdown(bool fromJs) {
-    if (poll_) {
-      poll_->data = nullptr;
-      uv_close(reinterpret_cast<uv_handle_t*>(poll_),
-               [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
-      poll_ = nullptr;
-    }
+    CloseHandle(poll_);
     polling_ = false;
     if (fd_ >= 0) {
       ::close(fd_);  // after uv_close, which removed it from epoll
@@ -344,9 +234,7 @@ class Tap : public Napi::ObjectWrap<Tap> {
       hooked_ = false;
     }
     if (fromJs) {
-      onBatch_.Reset();
-      onError_.Reset();
-      ctx_.reset();
+      rx_.Forget();
       Unpin();
     }
   }
@@ -354,17 +242,12 @@ class Tap : public Napi::ObjectWrap<Tap> {
   // start(onBatch(count), onError(code, message))
   Napi::Value Start(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (info.Length() < 2 || !info[0].IsFunction() || !info[1].IsFunction()) {
-      Napi::TypeError::New(env, "start(onBatch, onError): two functions required").ThrowAsJavaScriptException();
-      return env.Undefined();
-    }
+    if (!RxBatch::CheckStartArgs(info)) return env.Undefined();
     if (fd_ < 0 || !poll_) {
       SysError(env, EBADF, "tap is closed", "start").ThrowAsJavaScriptException();
       return env.Undefined();
     }
-    onBatch_ = Napi::Persistent(info[0].As<Napi::Function>());
-    onError_ = Napi::Persistent(info[1].As<Napi::Function>());
-    if (!ctx_) ctx_ = std::make_shared<Napi::AsyncContext>(env, "9net:tap");
+    rx_.Keep(info, "9net:tap");
     if (!polling_) {
       int r = uv_poll_start(poll_, UV_READABLE, OnPoll);
       if (r != 0) {
@@ -381,9 +264,7 @@ class Tap : public Napi::ObjectWrap<Tap> {
   Napi::Value Stop(const Napi::CallbackInfo& info) {
     if (poll_ && polling_) uv_poll_stop(poll_);
     polling_ = false;
-    onBatch_.Reset();
-    onError_.Reset();
-    ctx_.reset();
+    rx_.Forget();
     Unpin();
     return info.Env().Undefined();
   }
@@ -391,20 +272,6 @@ class Tap : public Napi::ObjectWrap<Tap> {
   static void OnPoll(uv_poll_t* h, int status, int events) {
     Tap* t = static_cast<Tap*>(h->data);
     if (t) t->HandlePoll(status);
-  }
-
-  // Calls fn from a libuv callback (MakeCallback: runs microtasks after).
-  // An exception thrown by fn becomes an uncaught exception. Returns false
-  // when JS cannot run at all (the environment is shutting down).
-  static bool CallJs(napi_env env, napi_value recv, napi_value fn, std::initializer_list<napi_value> args,
-                     napi_async_context ctx) {
-    napi_value result;
-    if (napi_make_callback(env, ctx, recv, fn, args.size(), args.begin(), &result) == napi_ok) return true;
-    bool pending = false;
-    if (napi_is_exception_pending(env, &pending) != napi_ok || !pending) return false;
-    napi_value exc;
-    if (napi_get_and_clear_last_exception(env, &exc) == napi_ok) napi_fatal_exception(env, exc);
-    return true;
   }
 
   // JS can no longer run: stop polling without calling back.
@@ -421,14 +288,12 @@ class Tap : public Napi::ObjectWrap<Tap> {
       Fail(uv_err_name(status), name_ + ": device gone or fd error (" + uv_strerror(status) + ")");
       return;
     }
-    Napi::ArrayBuffer ab = rxBuf_.Value();
-    Napi::Uint32Array lensArr = rxLens_.Value();
-    if (ab.IsDetached() || ab.ByteLength() != capacity_ || lensArr.ElementLength() != batch_) {
+    uint8_t* base;
+    uint32_t* lens;
+    if (!rx_.Get(capacity_, batch_, &base, &lens)) {
       Fail("EINVAL", name_ + ": rx buffer was detached or resized");
       return;
     }
-    uint8_t* base = static_cast<uint8_t*>(ab.Data());
-    uint32_t* lens = lensArr.Data();
     size_t off = 0;
     uint32_t n = 0;
     int err = 0;
@@ -449,26 +314,19 @@ class Tap : public Napi::ObjectWrap<Tap> {
       if (r == 0) break;
       size_t len = static_cast<size_t>(r);
       if (len > frameMax_) {
-        truncated_++;
+        rx_.truncated++;
         continue;
       }
       if (len < minLen) {
-        runts_++;
+        rx_.runts++;
         continue;
       }
       lens[n++] = static_cast<uint32_t>(len);
       off += len;
     }
-    if (n > 0) {
-      batches_++;
-      frames_ += n;
-      if (!onBatch_.IsEmpty() && ctx_) {
-        std::shared_ptr<Napi::AsyncContext> ctx = ctx_;
-        if (!CallJs(env, self, onBatch_.Value(), {Napi::Number::New(env, n)}, *ctx)) {
-          Quiesce();
-          return;
-        }
-      }
+    if (!rx_.Deliver(env, self, n)) {
+      Quiesce();
+      return;
     }
     if (err && fd_ >= 0 && polling_)
       Fail(ErrnoName(err), name_ + ": read failed (" + strerror(err) + ")");
@@ -479,12 +337,8 @@ class Tap : public Napi::ObjectWrap<Tap> {
     Napi::Env env = Env();
     if (poll_ && polling_) uv_poll_stop(poll_);
     polling_ = false;
-    Napi::FunctionReference onError = std::move(onError_);
-    std::shared_ptr<Napi::AsyncContext> ctx = std::move(ctx_);
-    onBatch_.Reset();
-    Unpin();  // the caller's `self` handle keeps us alive until it returns
-    if (!onError.IsEmpty() && ctx)
-      CallJs(env, Value(), onError.Value(), {Napi::String::New(env, code), Napi::String::New(env, message)}, *ctx);
+    // Unpin: the caller's `self` handle keeps us alive until it returns.
+    rx_.Fail(env, Value(), code, message, [this] { Unpin(); });
   }
 
   // Returns 0 when written, else an errno (EINVAL/EMSGSIZE for bad lengths).
@@ -513,63 +367,12 @@ class Tap : public Napi::ObjectWrap<Tap> {
 
   // write(frame: Uint8Array): number — 0 or an errno; frame excludes any vnet header.
   Napi::Value Write(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    const uint8_t* p;
-    size_t len;
-    if (info.Length() < 1 || !AsBytes(env, info[0], &p, &len)) {
-      Napi::TypeError::New(env, "write(frame): frame must be a Uint8Array").ThrowAsJavaScriptException();
-      return env.Undefined();
-    }
-    int e = WriteOne(p, len);
-    lastWriteErrno_ = e;
-    return Napi::Number::New(env, e);
+    return WriteFrame(info, &lastWriteErrno_, [this](const uint8_t* p, size_t len) { return WriteOne(p, len); });
   }
 
-  // writeBatch(frames: Uint8Array[], start = 0): number of frames written,
-  // starting at `start`. Stops at the first failure (lastWriteErrno says why)
-  // or after kTxBatchMax frames (lastWriteErrno 0).
+  // writeBatch(frames, start = 0): frames written; see WriteFrames.
   Napi::Value WriteBatch(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    if (info.Length() < 1 || !info[0].IsArray()) {
-      Napi::TypeError::New(env, "writeBatch(frames, start): frames must be an array").ThrowAsJavaScriptException();
-      return env.Undefined();
-    }
-    Napi::Array arr = info[0].As<Napi::Array>();
-    uint32_t n = arr.Length();
-    uint32_t start = 0;
-    if (info.Length() > 1 && !info[1].IsUndefined()) {
-      if (!info[1].IsNumber()) {
-        Napi::TypeError::New(env, "writeBatch: start must be a number").ThrowAsJavaScriptException();
-        return env.Undefined();
-      }
-      double d = info[1].As<Napi::Number>().DoubleValue();
-      if (!(d >= 0 && d <= n) || d != static_cast<double>(static_cast<uint32_t>(d))) {
-        Napi::RangeError::New(env, "writeBatch: start out of range").ThrowAsJavaScriptException();
-        return env.Undefined();
-      }
-      start = static_cast<uint32_t>(d);
-    }
-    uint32_t end = n - start > kTxBatchMax ? start + kTxBatchMax : n;
-    uint32_t done = 0;
-    lastWriteErrno_ = 0;
-    for (uint32_t i = start; i < end; i++) {
-      Napi::Value v = arr.Get(i);
-      if (env.IsExceptionPending()) return env.Undefined();
-      const uint8_t* p;
-      size_t len;
-      if (!AsBytes(env, v, &p, &len)) {
-        Napi::TypeError::New(env, "writeBatch: frames[" + std::to_string(i) + "] is not a Uint8Array")
-            .ThrowAsJavaScriptException();
-        return env.Undefined();
-      }
-      int e = WriteOne(p, len);
-      if (e) {
-        lastWriteErrno_ = e;
-        break;
-      }
-      done++;
-    }
-    return Napi::Number::New(env, done);
+    return WriteFrames(info, &lastWriteErrno_, [this](const uint8_t* p, size_t len) { return WriteOne(p, len); });
   }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {
@@ -578,23 +381,15 @@ class Tap : public Napi::ObjectWrap<Tap> {
   }
 
   Napi::Value RefLoop(const Napi::CallbackInfo& info) {
-    if (poll_) uv_ref(reinterpret_cast<uv_handle_t*>(poll_));
+    RefHandle(poll_, true);
     return info.Env().Undefined();
   }
   Napi::Value UnrefLoop(const Napi::CallbackInfo& info) {
-    if (poll_) uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
+    RefHandle(poll_, false);
     return info.Env().Undefined();
   }
 
-  Napi::Value Counters(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    Napi::Object o = Napi::Object::New(env);
-    o.Set("batches", Napi::Number::New(env, static_cast<double>(batches_)));
-    o.Set("frames", Napi::Number::New(env, static_cast<double>(frames_)));
-    o.Set("truncated", Napi::Number::New(env, static_cast<double>(truncated_)));
-    o.Set("runts", Napi::Number::New(env, static_cast<double>(runts_)));
-    return o;
-  }
+  Napi::Value Counters(const Napi::CallbackInfo& info) { return rx_.Counters(info.Env()); }
 
   Napi::Value GetFd(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), fd_); }
   Napi::Value GetName(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), name_); }
@@ -603,8 +398,8 @@ class Tap : public Napi::ObjectWrap<Tap> {
   Napi::Value GetFrameMax(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), frameMax_); }
   Napi::Value GetClosed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), fd_ < 0); }
   Napi::Value GetPolling(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), polling_); }
-  Napi::Value GetRxBuffer(const Napi::CallbackInfo& info) { return rxBuf_.Value(); }
-  Napi::Value GetRxLengths(const Napi::CallbackInfo& info) { return rxLens_.Value(); }
+  Napi::Value GetRxBuffer(const Napi::CallbackInfo& info) { return rx_.buf.Value(); }
+  Napi::Value GetRxLengths(const Napi::CallbackInfo& info) { return rx_.lens.Value(); }
   Napi::Value GetLastWriteErrno(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), lastWriteErrno_);
   }
@@ -617,31 +412,17 @@ class Tap : public Napi::ObjectWrap<Tap> {
   size_t capacity_ = 0;
   uv_poll_t* poll_ = nullptr;
   bool polling_ = false;
-  bool pinned_ = false;
   bool hooked_ = false;
   int lastWriteErrno_ = 0;
-  uint64_t batches_ = 0, frames_ = 0, truncated_ = 0, runts_ = 0;
-  Napi::Reference<Napi::ArrayBuffer> rxBuf_;
-  Napi::Reference<Napi::Uint32Array> rxLens_;
-  Napi::FunctionReference onBatch_;
-  Napi::FunctionReference onError_;
-  // shared: a callback in progress keeps its context even if JS stops/closes us
-  std::shared_ptr<Napi::AsyncContext> ctx_;
+  RxBatch rx_;  // shared rx buffer, JS callbacks, counters
 };
 
 // interfaceInfo(name): { index, mtu, mac } for a device in this network
 // namespace, or null if there is none.
 Napi::Value InterfaceInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsString()) {
-    Napi::TypeError::New(env, "interfaceInfo(name): name must be a string").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  std::string name = info[0].As<Napi::String>().Utf8Value();
-  if (!ValidIfName(name)) {
-    InvalidName(env, name, "ioctl").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
+  std::string name;
+  if (!InterfaceNameArg(info, &name)) return env.Undefined();
   unsigned index = if_nametoindex(name.c_str());
   if (index == 0) return env.Null();
   int s = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -650,18 +431,8 @@ Napi::Value InterfaceInfo(const Napi::CallbackInfo& info) {
     SysError(env, e, std::string("socket: ") + strerror(e), "socket").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  struct ifreq ifr;
-  memset(&ifr, 0, sizeof ifr);
-  memcpy(ifr.ifr_name, name.data(), name.size());
   Napi::Object o = Napi::Object::New(env);
-  o.Set("index", Napi::Number::New(env, index));
-  if (ioctl(s, SIOCGIFMTU, &ifr) == 0) o.Set("mtu", Napi::Number::New(env, ifr.ifr_mtu));
-  else o.Set("mtu", env.Null());
-  memset(&ifr, 0, sizeof ifr);
-  memcpy(ifr.ifr_name, name.data(), name.size());
-  if (ioctl(s, SIOCGIFHWADDR, &ifr) == 0)
-    o.Set("mac", Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<uint8_t*>(ifr.ifr_hwaddr.sa_data), 6));
-  else o.Set("mac", env.Null());
+  SetIndexMtuMac(env, o, s, name, index);
   ::close(s);
   return o;
 }

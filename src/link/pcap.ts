@@ -27,10 +27,11 @@
  */
 import { CryptoRng } from '../lib/rng.js';
 import type { Rng } from '../lib/rng.js';
-import { DEFAULT_MTU, ETH_HEADER_LEN, frameLengthOk, newLinkStats } from './link.js';
-import type { Disposable, FrameHandler, Link, LinkStats } from './link.js';
+import { DEFAULT_MTU, ETH_HEADER_LEN } from './link.js';
+import type { LinkStats } from './link.js';
 import { checkMac, formatMac, randomMac } from './mac.js';
-import { errnoName, loadPcapAddon } from './native.js';
+import { NativeLink } from './native-link.js';
+import { loadPcapAddon } from './native.js';
 
 // ---- the addon's contract (native/pcap.cc) ---------------------------------
 
@@ -178,37 +179,19 @@ const TX_DROP_ERRNOS = new Set([
   'EAGAIN', 'EWOULDBLOCK', 'ENOBUFS', 'ENOMEM', 'EIO', 'EBADF', 'ENETDOWN', 'ENXIO', 'ENODEV',
 ]);
 
-export class PcapLink implements Link {
-  /** The interface name. */
-  readonly name: string;
-  readonly mtu: number;
-  readonly mac: Uint8Array;
+export class PcapLink extends NativeLink<NativePcapCounters, NativePcap> {
   /** The interface's own MAC (the host's address on the segment), null if unknown. */
   readonly ifaceMac: Uint8Array | null;
   /** Conditions found at open that may hurt (GRO/LRO on, no promiscuous mode, ...): one line each. */
   readonly warnings: readonly string[];
-  /** Why the capture failed, if it did. */
-  error: Error | null = null;
-  private readonly s: LinkStats = newLinkStats();
-  private readonly pc: NativePcap;
-  private readonly bytes: Uint8Array;
-  private readonly lens: Uint32Array;
-  private readonly onError: ((err: Error) => void) | undefined;
-  private rx: FrameHandler | null = null;
-  private closed = false;
-  private jsRxErrors = 0;
   private jsRxDropped = 0;
 
   private constructor(pc: NativePcap, mac: Uint8Array, mtu: number, ifaceMac: Uint8Array | null, warnings: string[], onError?: (err: Error) => void) {
-    this.pc = pc;
-    this.name = pc.name;
-    this.mtu = mtu;
-    this.mac = mac;
+    super(pc, { mtu, mac, txDropErrnos: TX_DROP_ERRNOS, onError });
     this.ifaceMac = ifaceMac;
     this.warnings = warnings;
-    this.bytes = new Uint8Array(pc.rxBuffer);
-    this.lens = pc.rxLengths;
-    this.onError = onError;
+    // Without PCAP_D_IN our own frames come back: skip those from our MAC.
+    if (!pc.directionIn) this.rxCheck = (bytes, off, len) => !this.fromUs(bytes, off, len);
   }
 
   /**
@@ -252,157 +235,37 @@ export class PcapLink implements Link {
     return new PcapLink(pc, mac, mtu, info.mac ? Uint8Array.from(info.mac) : null, warnings, opts.onError);
   }
 
-  /** Counters; rxErrors includes frames the addon dropped (truncated, runts), rxDropped the kernel ring's drops. */
-  get stats(): Readonly<LinkStats> {
-    const c = this.pc.counters();
-    this.s.rxErrors = this.jsRxErrors + c.truncated + c.runts;
-    this.s.rxDropped = this.jsRxDropped + c.kernelDrops + c.overflow;
-    return this.s;
-  }
-
-  /** Addon calls into JS so far (one per wakeup with frames). */
-  get rxBatches(): number {
-    return this.pc.counters().batches;
-  }
-
   /** The addon's raw counters (kernel ring drops, interface downs, ...). */
   get counters(): NativePcapCounters {
-    return this.pc.counters();
+    return this.handle.counters();
   }
 
   /** True if the capture is incoming-only; otherwise frames from our own MAC are skipped in JS. */
   get directionIn(): boolean {
-    return this.pc.directionIn;
+    return this.handle.directionIn;
   }
 
   /** The interface is down: nothing arrives until it is up again (the link notices within 200 ms). */
   get isDown(): boolean {
-    return !this.closed && this.pc.down;
+    return !this.isClosed && this.handle.down;
   }
 
-  get isClosed(): boolean {
-    return this.closed;
+  /** rxDropped: frames dropped in JS, by the kernel ring (full) and the addon's overflow guard. */
+  protected override addCounters(s: LinkStats, c: NativePcapCounters): void {
+    s.rxDropped = this.jsRxDropped + c.kernelDrops + c.overflow;
   }
 
-  send(frame: Uint8Array): void {
-    const s = this.s;
-    if (this.closed) {
-      s.txDropped++;
-      return;
-    }
-    if (!frameLengthOk(frame.length, this.mtu)) {
-      s.txErrors++;
-      return;
-    }
-    const e = this.pc.write(frame);
-    if (e === 0) {
-      s.txFrames++;
-      s.txBytes += frame.length;
-    } else this.countTxFailure(e);
+  protected override dropRx(n: number): void {
+    this.jsRxDropped += n;
   }
 
-  sendBatch(frames: readonly Uint8Array[]): void {
-    const s = this.s;
-    if (this.closed) {
-      s.txDropped += frames.length;
-      return;
-    }
-    for (const f of frames) {
-      if (!frameLengthOk(f.length, this.mtu)) {
-        // Rare: fall back to per-frame sends so bad frames are skipped and counted.
-        for (const g of frames) this.send(g);
-        return;
-      }
-    }
-    let i = 0;
-    while (i < frames.length) {
-      const n = this.pc.writeBatch(frames, i);
-      for (let j = i; j < i + n; j++) s.txBytes += frames[j]!.length;
-      s.txFrames += n;
-      i += n;
-      if (i < frames.length && this.pc.lastWriteErrno !== 0) {
-        this.countTxFailure(this.pc.lastWriteErrno);
-        i++;
-      }
-    }
-  }
-
-  attach(rx: FrameHandler): Disposable {
-    if (this.closed) throw new Error(`${this.name}: link is closed`);
-    if (this.rx) throw new Error(`${this.name}: link already has a receiver`);
-    this.rx = rx;
-    this.pc.start(this.onBatch, this.onFail);
-    return {
-      dispose: () => {
-        if (this.rx !== rx) return;
-        this.rx = null;
-        if (!this.closed) this.pc.stop();
-      },
-    };
-  }
-
-  /** Keep the process alive while attached (default) or not, like a socket. */
-  ref(): this {
-    this.pc.ref();
-    return this;
-  }
-  unref(): this {
-    this.pc.unref();
-    return this;
-  }
-
-  /** Stops delivery and closes the capture; the interface itself is left alone. Idempotent. */
-  close(): Promise<void> {
-    if (!this.closed) {
-      this.closed = true;
-      this.rx = null;
-      this.pc.close();
-    }
-    return Promise.resolve();
-  }
-
-  private countTxFailure(errno: number): void {
-    if (TX_DROP_ERRNOS.has(errnoName(errno))) this.s.txDropped++;
-    else this.s.txErrors++;
-  }
-
-  /** True if frame's source MAC is ours (only checked when the capture cannot exclude outgoing frames). */
-  private fromUs(f: Uint8Array): boolean {
+  /** True if the frame at bytes[off, off + len) has our source MAC. */
+  private fromUs(bytes: Uint8Array, off: number, len: number): boolean {
     const m = this.mac;
-    return f[6] === m[0] && f[7] === m[1] && f[8] === m[2] && f[9] === m[3] && f[10] === m[4] && f[11] === m[5];
+    return (
+      len >= 12 &&
+      bytes[off + 6] === m[0] && bytes[off + 7] === m[1] && bytes[off + 8] === m[2] &&
+      bytes[off + 9] === m[3] && bytes[off + 10] === m[4] && bytes[off + 11] === m[5]
+    );
   }
-
-  private readonly onBatch = (count: number): void => {
-    const s = this.s;
-    const lens = this.lens;
-    const bytes = this.bytes;
-    const n = Math.min(count, lens.length);
-    const checkOwn = !this.pc.directionIn;
-    let off = 0;
-    for (let i = 0; i < n; i++) {
-      const len = lens[i]!;
-      if (off + len > bytes.length) {
-        this.jsRxErrors += n - i; // cannot happen (the addon bounds it); never read past the buffer
-        return;
-      }
-      const rx = this.rx;
-      if (!rx) {
-        this.jsRxDropped += n - i; // receiver went away (or link closed) mid-batch
-        return;
-      }
-      const f = bytes.subarray(off, off + len);
-      off += len;
-      if (checkOwn && this.fromUs(f)) continue;
-      s.rxFrames++;
-      s.rxBytes += len;
-      rx(f);
-    }
-  };
-
-  private readonly onFail = (code: string, message: string): void => {
-    const err = Object.assign(new Error(`${code}: ${message}`), { code });
-    this.error = err;
-    void this.close();
-    this.onError?.(err);
-  };
 }

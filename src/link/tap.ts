@@ -11,11 +11,11 @@
  */
 import { CryptoRng } from '../lib/rng.js';
 import type { Rng } from '../lib/rng.js';
-import { DEFAULT_MTU, ETH_HEADER_LEN, frameLengthOk, newLinkStats } from './link.js';
-import type { Disposable, FrameHandler, Link, LinkStats } from './link.js';
+import { DEFAULT_MTU, ETH_HEADER_LEN } from './link.js';
 import { checkMac, randomMac } from './mac.js';
-import { errnoName, loadTapAddon } from './native.js';
-import type { NativeTap, TapMode } from './native.js';
+import { NativeLink } from './native-link.js';
+import { loadTapAddon } from './native.js';
+import type { NativeTap, NativeTapCounters, TapMode } from './native.js';
 import { VNET_HDR_MRG_LEN, vnetFrameComplete } from './vnet.js';
 
 /** Room for one 802.1Q tag in the rx window. */
@@ -50,34 +50,28 @@ export interface TapLinkOptions {
 /** Write errnos that mean "could not send now" rather than "bad frame". */
 const TX_DROP_ERRNOS = new Set(['EAGAIN', 'EWOULDBLOCK', 'ENOBUFS', 'ENOMEM', 'EIO', 'EBADF', 'EBADFD', 'ENETDOWN']);
 
-export class TapLink implements Link {
-  readonly name: string;
-  readonly mtu: number;
-  readonly mac: Uint8Array;
+export class TapLink extends NativeLink<NativeTapCounters, NativeTap> {
   /** The kernel side's MAC at open time (null if unknown). */
   readonly peerMac: Uint8Array | null;
-  /** Why the device failed, if it did. */
-  error: Error | null = null;
-  private readonly s: LinkStats = newLinkStats();
-  private readonly tap: NativeTap;
-  private readonly bytes: Uint8Array;
-  private readonly lens: Uint32Array;
-  private readonly hdr: number;
-  private readonly onError: ((err: Error) => void) | undefined;
-  private rx: FrameHandler | null = null;
-  private closed = false;
-  private jsRxErrors = 0;
 
   private constructor(tap: NativeTap, opts: TapLinkOptions, mtu: number, peerMac: Uint8Array | null) {
-    this.tap = tap;
-    this.name = tap.name;
-    this.mtu = mtu;
+    const hdr = tap.vnetHdrSize;
+    super(tap, {
+      mtu,
+      mac: opts.mac ? checkMac(opts.mac) : randomMac(opts.rng ?? new CryptoRng()),
+      txDropErrnos: TX_DROP_ERRNOS,
+      rxHeader: hdr,
+      onError: opts.onError,
+    });
     this.peerMac = peerMac;
-    this.mac = opts.mac ? checkMac(opts.mac) : randomMac(opts.rng ?? new CryptoRng());
-    this.bytes = new Uint8Array(tap.rxBuffer);
-    this.lens = tap.rxLengths;
-    this.hdr = tap.vnetHdrSize;
-    this.onError = opts.onError;
+    if (hdr) {
+      // Frames that would need offload handling (GSO, unfinished checksum) are rxErrors.
+      this.rxCheck = (bytes, off) => {
+        if (vnetFrameComplete(bytes.subarray(off, off + hdr))) return true;
+        this.jsRxErrors++;
+        return false;
+      };
+    }
   }
 
   /**
@@ -107,133 +101,4 @@ export class TapLink implements Link {
     const mtu = Math.min(opts.mtu ?? info?.mtu ?? DEFAULT_MTU, windowMtu);
     return new TapLink(tap, opts, mtu, info?.mac ? Uint8Array.from(info.mac) : null);
   }
-
-  /** Counters; rxErrors includes frames the addon dropped (truncated, runts). */
-  get stats(): Readonly<LinkStats> {
-    const c = this.tap.counters();
-    this.s.rxErrors = this.jsRxErrors + c.truncated + c.runts;
-    return this.s;
-  }
-
-  /** Addon calls into JS so far (frames per batch = stats.rxFrames / rxBatches, roughly). */
-  get rxBatches(): number {
-    return this.tap.counters().batches;
-  }
-
-  get isClosed(): boolean {
-    return this.closed;
-  }
-
-  send(frame: Uint8Array): void {
-    const s = this.s;
-    if (this.closed) {
-      s.txDropped++;
-      return;
-    }
-    if (!frameLengthOk(frame.length, this.mtu)) {
-      s.txErrors++;
-      return;
-    }
-    const e = this.tap.write(frame);
-    if (e === 0) {
-      s.txFrames++;
-      s.txBytes += frame.length;
-    } else this.countTxFailure(e);
-  }
-
-  sendBatch(frames: readonly Uint8Array[]): void {
-    const s = this.s;
-    if (this.closed) {
-      s.txDropped += frames.length;
-      return;
-    }
-    for (const f of frames) {
-      if (!frameLengthOk(f.length, this.mtu)) {
-        // Rare: fall back to per-frame sends so bad frames are skipped and counted.
-        for (const g of frames) this.send(g);
-        return;
-      }
-    }
-    let i = 0;
-    while (i < frames.length) {
-      const n = this.tap.writeBatch(frames, i);
-      for (let k = i; k < i + n; k++) s.txBytes += frames[k]!.length;
-      s.txFrames += n;
-      i += n;
-      if (i < frames.length && this.tap.lastWriteErrno !== 0) {
-        this.countTxFailure(this.tap.lastWriteErrno);
-        i++;
-      }
-    }
-  }
-
-  attach(rx: FrameHandler): Disposable {
-    if (this.closed) throw new Error(`${this.name}: link is closed`);
-    if (this.rx) throw new Error(`${this.name}: link already has a receiver`);
-    this.rx = rx;
-    this.tap.start(this.onBatch, this.onFail);
-    return {
-      dispose: () => {
-        if (this.rx !== rx) return;
-        this.rx = null;
-        if (!this.closed) this.tap.stop();
-      },
-    };
-  }
-
-  /** Keep the process alive while attached (default) or not, like a socket. */
-  ref(): this {
-    this.tap.ref();
-    return this;
-  }
-  unref(): this {
-    this.tap.unref();
-    return this;
-  }
-
-  close(): Promise<void> {
-    if (!this.closed) {
-      this.closed = true;
-      this.rx = null;
-      this.tap.close();
-    }
-    return Promise.resolve();
-  }
-
-  private countTxFailure(errno: number): void {
-    if (TX_DROP_ERRNOS.has(errnoName(errno))) this.s.txDropped++;
-    else this.s.txErrors++;
-  }
-
-  private readonly onBatch = (count: number): void => {
-    const s = this.s;
-    const lens = this.lens;
-    const bytes = this.bytes;
-    const hdr = this.hdr;
-    const n = Math.min(count, lens.length);
-    let off = 0;
-    for (let i = 0; i < n; i++) {
-      const len = lens[i]!;
-      const rx = this.rx;
-      if (!rx) {
-        s.rxDropped += n - i; // receiver went away (or link closed) mid-batch
-        return;
-      }
-      if (hdr && !vnetFrameComplete(bytes.subarray(off, off + hdr))) {
-        this.jsRxErrors++;
-      } else {
-        s.rxFrames++;
-        s.rxBytes += len - hdr;
-        rx(bytes.subarray(off + hdr, off + len));
-      }
-      off += len;
-    }
-  };
-
-  private readonly onFail = (code: string, message: string): void => {
-    const err = Object.assign(new Error(`${code}: ${message}`), { code });
-    this.error = err;
-    void this.close();
-    this.onError?.(err);
-  };
 }
