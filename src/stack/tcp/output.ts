@@ -9,15 +9,7 @@ import type { IpPayloadWriter } from '../core.js';
 import { put16, put32 } from '../wire/bytes.js';
 import { checksum, pseudoHeaderSum } from '../wire/checksum.js';
 import { IP_PROTO_TCP } from '../wire/ipv4.js';
-import {
-  TCP_HEADER_LEN,
-  TCP_OPT_MSS,
-  TCP_OPT_NOP,
-  TCP_OPT_SACK,
-  TCP_OPT_SACK_PERMITTED,
-  TCP_OPT_TIMESTAMP,
-  TCP_OPT_WS,
-} from '../wire/tcp.js';
+import { TCP_HEADER_LEN, writeTcpOptions } from '../wire/tcp.js';
 import type { SendBuffer } from './sendbuf.js';
 
 export class SegmentWriter implements IpPayloadWriter {
@@ -82,49 +74,7 @@ export class SegmentWriter implements IpPayloadWriter {
     put16(out, off + 14, this.window);
     put16(out, off + 16, 0);
     put16(out, off + 18, 0);
-    let p = off + TCP_HEADER_LEN;
-    if (this.mss >= 0) {
-      out[p] = TCP_OPT_MSS;
-      out[p + 1] = 4;
-      put16(out, p + 2, this.mss);
-      p += 4;
-    }
-    if (this.ts) {
-      if (this.sackOk) {
-        out[p] = TCP_OPT_SACK_PERMITTED;
-        out[p + 1] = 2;
-      } else {
-        out[p] = TCP_OPT_NOP;
-        out[p + 1] = TCP_OPT_NOP;
-      }
-      out[p + 2] = TCP_OPT_TIMESTAMP;
-      out[p + 3] = 10;
-      put32(out, p + 4, this.tsVal);
-      put32(out, p + 8, this.tsEcr);
-      p += 12;
-    } else if (this.sackOk) {
-      out[p] = TCP_OPT_NOP;
-      out[p + 1] = TCP_OPT_NOP;
-      out[p + 2] = TCP_OPT_SACK_PERMITTED;
-      out[p + 3] = 2;
-      p += 4;
-    }
-    if (this.wscale >= 0) {
-      out[p] = TCP_OPT_NOP;
-      out[p + 1] = TCP_OPT_WS;
-      out[p + 2] = 3;
-      out[p + 3] = this.wscale;
-      p += 4;
-    }
-    const e = this.sackEdges;
-    if (e > 0) {
-      out[p] = TCP_OPT_NOP;
-      out[p + 1] = TCP_OPT_NOP;
-      out[p + 2] = TCP_OPT_SACK;
-      out[p + 3] = 2 + 4 * e;
-      p += 4;
-      for (let k = 0; k < e; k++, p += 4) put32(out, p, this.sack[k]!);
-    }
+    writeTcpOptions(out, off + TCP_HEADER_LEN, this.mss, this.sackOk, this.ts, this.tsVal, this.tsEcr, this.wscale, this.sack, this.sackEdges);
     if (this.n > 0) this.buf!.copyOut(this.off, this.n, out, off + hlen);
     const len = this.length;
     put16(out, off + 16, checksum(out, pseudoHeaderSum(src, dst, IP_PROTO_TCP, len), off, off + len));

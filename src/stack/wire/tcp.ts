@@ -230,6 +230,60 @@ export function tcpSeqLen(repr: TcpRepr): number {
 }
 
 /**
+ * Writes TCP options in Linux's layout (MSS; SACK-permitted + timestamps;
+ * window scale; SACK blocks), each 4-byte aligned, at `p`; returns the end.
+ * `mss` or `windowScale` < 0: absent. Shared by emitTcp and the TCP
+ * segment writer, which has no repr to give.
+ */
+export function writeTcpOptions(
+  out: Uint8Array, p: number, mss: number, sackPermitted: boolean, ts: boolean, tsVal: number, tsEcr: number,
+  windowScale: number, sack: ArrayLike<number>, edges: number,
+): number {
+  if (mss >= 0) {
+    out[p] = TCP_OPT_MSS;
+    out[p + 1] = 4;
+    put16(out, p + 2, mss);
+    p += 4;
+  }
+  if (ts) {
+    if (sackPermitted) {
+      out[p] = TCP_OPT_SACK_PERMITTED;
+      out[p + 1] = 2;
+    } else {
+      out[p] = TCP_OPT_NOP;
+      out[p + 1] = TCP_OPT_NOP;
+    }
+    out[p + 2] = TCP_OPT_TIMESTAMP;
+    out[p + 3] = 10;
+    put32(out, p + 4, tsVal);
+    put32(out, p + 8, tsEcr);
+    p += 12;
+  } else if (sackPermitted) {
+    out[p] = TCP_OPT_NOP;
+    out[p + 1] = TCP_OPT_NOP;
+    out[p + 2] = TCP_OPT_SACK_PERMITTED;
+    out[p + 3] = 2;
+    p += 4;
+  }
+  if (windowScale >= 0) {
+    out[p] = TCP_OPT_NOP;
+    out[p + 1] = TCP_OPT_WS;
+    out[p + 2] = 3;
+    out[p + 3] = windowScale;
+    p += 4;
+  }
+  if (edges > 0) {
+    out[p] = TCP_OPT_NOP;
+    out[p + 1] = TCP_OPT_NOP;
+    out[p + 2] = TCP_OPT_SACK;
+    out[p + 3] = 2 + 4 * edges;
+    p += 4;
+    for (let k = 0; k < edges; k++, p += 4) put32(out, p, sack[k]!);
+  }
+  return p;
+}
+
+/**
  * Writes the segment at `out[offset..]`: header, options (canonical Linux
  * layout, see the module comment), payload (skipped when `repr.payload`
  * already views `out` after the header), then the checksum with the
@@ -254,49 +308,8 @@ export function emitTcp(repr: TcpRepr, out: Uint8Array, offset: number, src: num
   put16(out, offset + 16, 0);
   put16(out, offset + 18, repr.urgent);
 
-  let p = offset + TCP_HEADER_LEN;
-  if (repr.mss !== null) {
-    out[p] = TCP_OPT_MSS;
-    out[p + 1] = 4;
-    put16(out, p + 2, repr.mss);
-    p += 4;
-  }
-  if (repr.tsVal !== null) {
-    if (repr.sackPermitted) {
-      out[p] = TCP_OPT_SACK_PERMITTED;
-      out[p + 1] = 2;
-    } else {
-      out[p] = TCP_OPT_NOP;
-      out[p + 1] = TCP_OPT_NOP;
-    }
-    out[p + 2] = TCP_OPT_TIMESTAMP;
-    out[p + 3] = 10;
-    put32(out, p + 4, repr.tsVal);
-    put32(out, p + 8, repr.tsEcr ?? 0);
-    p += 12;
-  } else if (repr.sackPermitted) {
-    out[p] = TCP_OPT_NOP;
-    out[p + 1] = TCP_OPT_NOP;
-    out[p + 2] = TCP_OPT_SACK_PERMITTED;
-    out[p + 3] = 2;
-    p += 4;
-  }
-  if (repr.windowScale !== null) {
-    out[p] = TCP_OPT_NOP;
-    out[p + 1] = TCP_OPT_WS;
-    out[p + 2] = 3;
-    out[p + 3] = repr.windowScale;
-    p += 4;
-  }
   const edges = repr.sackBlocks.length & ~1;
-  if (edges > 0) {
-    out[p] = TCP_OPT_NOP;
-    out[p + 1] = TCP_OPT_NOP;
-    out[p + 2] = TCP_OPT_SACK;
-    out[p + 3] = 2 + 4 * edges;
-    p += 4;
-    for (let k = 0; k < edges; k++, p += 4) put32(out, p, repr.sackBlocks[k]!);
-  }
+  writeTcpOptions(out, offset + TCP_HEADER_LEN, repr.mss ?? -1, repr.sackPermitted, repr.tsVal !== null, repr.tsVal ?? 0, repr.tsEcr ?? 0, repr.windowScale ?? -1, repr.sackBlocks, edges);
   // p === offset + hlen: every option above is 4-byte aligned, no padding needed.
 
   placePayload(out, offset + hlen, repr.payload);
