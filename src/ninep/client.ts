@@ -62,6 +62,7 @@ export class Client {
   private readonly freeFids: number[] = [];
   private nextFid = 1;
   private closedReason: string | null = null;
+  private corked = false;
   private readonly closeFns: ((reason: string) => void)[] = [];
 
   private constructor(private readonly input: Readable, private readonly output: Writable, msize: number, dialect: Dialect) {
@@ -153,8 +154,24 @@ export class Client {
     });
   }
 
+  /**
+   * Cork the socket for the rest of this tick at the first write, so a burst
+   * of requests (a stack sending frames through an ether's data file) leaves
+   * as one writev; a lone request still goes out within the tick.
+   */
+  private corkTick(): void {
+    if (this.corked || typeof this.output.cork !== 'function') return;
+    this.corked = true;
+    this.output.cork();
+    process.nextTick(() => {
+      this.corked = false;
+      this.output.uncork();
+    });
+  }
+
   /** Write a message; a large Twrite goes out as header + payload without copying the payload. */
   private send(t: TMessage): void {
+    this.corkTick();
     if (t.type === MsgType.Twrite && t.data.length >= ZERO_COPY_MIN) {
       const h = Buffer.allocUnsafe(TWRITE_HEADER);
       h.writeUInt32LE(TWRITE_HEADER + t.data.length, 0);
@@ -189,6 +206,7 @@ export class Client {
       },
       reject: () => {},
     });
+    this.corkTick();
     this.output.write(encode({ type: MsgType.Tflush, tag: flushTag, oldtag }, this.dialect));
   }
 
