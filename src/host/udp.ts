@@ -20,13 +20,12 @@ import { formatIp, fromNodeAddress, isV4, IPnoaddr, v4 } from '../netfs/ipaddr.j
 import type { Ip } from '../netfs/ipaddr.js';
 import type { ProtoDir } from '../netfs/protodir.js';
 import { Eunknownctl } from '../netfs/protodir.js';
+import { parseUdpHeader, withUdpHeader } from '../netfs/udpheader.js';
 import { plan9Error } from './errors.js';
 import type { HostInterfaces } from './interfaces.js';
 
 /** Plan 9's UDP receive queue bound; excess datagrams are dropped. */
 const RQ_LIMIT = 512 * 1024;
-/** The `headers` prefix: raddr[16] laddr[16] ifcaddr[16] rport[2] lport[2]. */
-export const UDP_HEADER = 52;
 /** Peers remembered per announced socket (a bound on the demux table). */
 const MAX_PEERS = 4096;
 
@@ -160,14 +159,7 @@ export class HostUdp implements Proto {
     const announcer = (c.ptcl as UdpConv | null)?.shared === sh;
     if (announcer && c.headers) {
       const local = this.localFor(c, from);
-      const h = Buffer.allocUnsafe(UDP_HEADER + msg.length);
-      h.set(from, 0);
-      h.set(local, 16);
-      h.set(local, 32);
-      h.writeUInt16BE(rinfo.port, 48);
-      h.writeUInt16BE(c.lport, 50);
-      h.set(msg, UDP_HEADER);
-      c.rq.put(h);
+      c.rq.put(withUdpHeader(from, local, local, rinfo.port, c.lport, msg));
       return;
     }
     const key = `${formatIp(from)}!${rinfo.port}`;
@@ -213,10 +205,9 @@ export class HostUdp implements Proto {
     if (!sh) throw new NinepError('i/o on hungup channel');
     if (c.headers) {
       // A write shorter than the header vanishes (G13).
-      if (data.length < UDP_HEADER) return data.length;
-      const raddr = data.subarray(0, 16);
-      const rport = (data[48]! << 8) | data[49]!;
-      return this.send(sh, data.subarray(UDP_HEADER), rport, sockAddr(raddr, sh.six), data.length);
+      const h = parseUdpHeader(data);
+      if (!h) return data.length;
+      return this.send(sh, h.payload, h.rport, sockAddr(h.raddr, sh.six), data.length);
     }
     if (p.peerKey !== null) return this.send(sh, data, c.rport, sockAddr(c.raddr, sh.six), data.length);
     // An announcer without headers has no destination: Plan 9 routes the

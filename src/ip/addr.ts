@@ -29,21 +29,6 @@ export function maskFromV4(m: number): Ip {
   return ip;
 }
 
-export function macBytes(mac: number): Uint8Array {
-  const b = new Uint8Array(6);
-  for (let i = 5; i >= 0; i--) {
-    b[i] = mac % 256;
-    mac = Math.floor(mac / 256);
-  }
-  return b;
-}
-
-export function macNumber(b: Uint8Array): number {
-  let n = 0;
-  for (let i = 0; i < 6; i++) n = n * 256 + b[i]!;
-  return n;
-}
-
 /** Run a stack call; its StackError becomes the client's error text. */
 export function stackCall<T>(fn: () => T): T {
   try {

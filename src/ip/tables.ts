@@ -7,7 +7,8 @@ import type { Ip } from '../netfs/ipaddr.js';
 import type { Ifc } from '../stack/ifc.js';
 import { routeFlagsText } from '../stack/route.js';
 import type { Stack } from '../stack/stack.js';
-import { fromV4, macBytes, macNumber, maskFromV4, maskToV4, stackCall, toV4 } from './addr.js';
+import { fromV4, maskFromV4, maskToV4, stackCall, toV4 } from './addr.js';
+import { macFromBytes, macToBytes } from '../stack/wire/ethernet.js';
 
 export class StackArp implements ArpSource {
   constructor(private readonly stack: Stack) {}
@@ -16,7 +17,7 @@ export class StackArp implements ArpSource {
     return this.stack.arp.list().map((e) => ({
       state: e.state,
       ip: fromV4(e.ip),
-      mac: e.state === 'OK' ? macBytes(e.mac) : null,
+      mac: e.state === 'OK' ? macToBytes(e.mac) : null,
       ifcAddr: fromV4(e.ifcAddr),
     }));
   }
@@ -28,7 +29,7 @@ export class StackArp implements ArpSource {
       if (!found) throw new NinepError('no interface');
       ifc = found;
     }
-    if (!stackCall(() => this.stack.arp.add(toV4(ip), macNumber(mac), ifc))) throw new NinepError('destination unreachable');
+    if (!stackCall(() => this.stack.arp.add(toV4(ip), macFromBytes(mac), ifc))) throw new NinepError('destination unreachable');
   }
 
   del(ip: Ip): void {

@@ -15,11 +15,10 @@ import type { Stack } from '../stack/stack.js';
 import { UDP_STAT_NAMES } from '../stack/stats.js';
 import type { UdpEndpoint } from '../stack/udp.js';
 import { fromV4, stackCall, toV4 } from './addr.js';
+import { parseUdpHeader, withUdpHeader } from '../netfs/udpheader.js';
 
 /** Plan 9's UDP receive queue bound; excess datagrams are dropped. */
 const RQ_LIMIT = 512 * 1024;
-/** raddr[16] laddr[16] ifcaddr[16] rport[2] lport[2] */
-const HEADER = 52;
 /** Peers remembered per announced conversation. */
 const MAX_PEERS = 4096;
 
@@ -81,14 +80,7 @@ export class StackUdp implements Proto {
 
   private incoming(c: Conv, src: number, sport: number, dst: number, dport: number, payload: Uint8Array, ifc: Ifc): void {
     if (c.headers) {
-      const h = new Uint8Array(HEADER + payload.length);
-      h.set(fromV4(src), 0);
-      h.set(fromV4(dst), 16);
-      h.set(fromV4(ifc.addressFor(src)), 32);
-      h[48] = sport >> 8; h[49] = sport & 0xff;
-      h[50] = dport >> 8; h[51] = dport & 0xff;
-      h.set(payload, HEADER);
-      c.rq.put(h);
+      c.rq.put(withUdpHeader(fromV4(src), fromV4(dst), fromV4(ifc.addressFor(src)), sport, dport, payload));
       return;
     }
     const p = ptcl(c);
@@ -138,13 +130,11 @@ export class StackUdp implements Proto {
     if (!ep) throw new NinepError('i/o on hungup channel');
     this.setTtl(c, ep);
     if (c.headers) {
-      if (data.length < HEADER) return data.length;
-      const raddr = data.subarray(0, 16);
-      const laddr = data.subarray(16, 32);
-      const rport = (data[48]! << 8) | data[49]!;
+      const h = parseUdpHeader(data);
+      if (!h) return data.length;
       let src = 0;
-      try { src = toV4(laddr); } catch { src = 0; }
-      ep.send(data.subarray(HEADER), toV4(raddr), rport, src);
+      try { src = toV4(h.laddr); } catch { src = 0; }
+      ep.send(h.payload, toV4(h.raddr), h.rport, src);
       return data.length;
     }
     // An announcer without headers sends nowhere (Plan 9).

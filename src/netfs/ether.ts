@@ -17,6 +17,8 @@
  * types count as held (as when Plan 9's ipifc has bound the device).
  */
 import { Eperm, NinepError } from '../ninep/error.js';
+import { readSlice } from '../ninep/node.js';
+import { isGroupMac, macKey } from '../link/mac.js';
 import type { Node, OpenFile, OpenRequest } from '../ninep/node.js';
 import { qid, QTDIR, QTFILE } from '../ninep/types.js';
 import type { Clock } from '../lib/clock.js';
@@ -69,20 +71,12 @@ interface Slot {
   rq: Queue;
 }
 
-function macAt(f: Uint8Array, o: number): number {
-  return f[o]! * 2 ** 40 + f[o + 1]! * 2 ** 32 + ((f[o + 2]! << 24) >>> 0) + (f[o + 3]! << 16) + (f[o + 4]! << 8) + f[o + 5]!;
-}
-
 function readnum(n: number): Buffer {
   return Buffer.from(`${String(n).padStart(11)} `);
 }
 
 function hex(mac: Uint8Array): string {
   return Buffer.from(mac).toString('hex');
-}
-
-function isGroup(frame: Uint8Array): boolean {
-  return (frame[0]! & 1) === 1;
 }
 
 function isOurs(frame: Uint8Array, mac: Uint8Array): boolean {
@@ -137,25 +131,25 @@ export class EtherDir {
 
   private demux(frame: Uint8Array, dir: 'in' | 'out'): void {
     if (frame.length < ETHER_HDR) return;
-    const group = isGroup(frame);
+    const group = isGroupMac(frame);
     const ours = isOurs(frame, this.dev.mac);
     // Outgoing frames reach slots only when looped back: group frames, promiscuous
     // slots, or a bridge slot the destination was learnt behind.
-    if (dir === 'out' && !group && !ours && this.promCount === 0 && (this.learnt.size === 0 || !this.learnt.has(macAt(frame, 0)))) return;
+    if (dir === 'out' && !group && !ours && this.promCount === 0 && (this.learnt.size === 0 || !this.learnt.has(macKey(frame, 0)))) return;
     this.deliver(frame, group || ours, null);
   }
 
   private deliver(frame: Uint8Array, forUs: boolean, from: Slot | null): void {
     const type = (frame[12]! << 8) | frame[13]!;
     // A unicast frame for a MAC learnt behind a bridge slot is that slot's.
-    const behind = forUs ? undefined : this.learnt.get(macAt(frame, 0));
+    const behind = forUs ? undefined : this.learnt.get(macKey(frame, 0));
     for (const s of this.slots) {
       if (s.refs === 0 || s.type === 0) continue;
       if (s.type > 0 && s.type !== type) continue;
       if (!forUs && !s.prom && s !== behind) continue;
       // A bridge slot stands for other stations: frames for the card's own
       // MAC are not its business (group frames and learnt MACs are).
-      if (s.bridge && !s.prom && forUs && !isGroup(frame) && from === null) continue;
+      if (s.bridge && !s.prom && forUs && !isGroupMac(frame) && from === null) continue;
       if (from && s === from && s.bridge) continue;
       let copy: Uint8Array;
       if (s.type === -2) copy = Uint8Array.prototype.slice.call(frame, 0, 64);
@@ -177,9 +171,9 @@ export class EtherDir {
     if (data.length > this.dev.mtu + ETHER_HDR) throw new NinepError('read or write too large');
     const frame = Uint8Array.prototype.slice.call(data);
     if (!s.bridge) frame.set(this.dev.mac, 6);
-    else this.learn(macAt(frame, 6), s);
+    else this.learn(macKey(frame, 6), s);
     const ours = isOurs(frame, this.dev.mac);
-    const group = isGroup(frame);
+    const group = isGroupMac(frame);
     if (ours || group) {
       this.deliver(frame, true, s);
       this.dev.deliverLocal(frame);
@@ -271,7 +265,7 @@ export class EtherDir {
   private ctlFile(s: Slot): OpenFile {
     return {
       node: this.slotFile(s, 'ctl', 6),
-      read: (off, count) => sliceAt(readnum(s.index), off, count),
+      read: (off, count) => readSlice(readnum(s.index), off, count),
       write: (_o, data) => {
         this.ctl(s, ctlText(data));
         return data.length;
@@ -330,7 +324,7 @@ export class EtherDir {
             };
           case 'type':
             readOnly(req.mode);
-            return { read: (off, count) => sliceAt(readnum(s.type >>> 0), off, count) };
+            return { read: (off, count) => readSlice(readnum(s.type >>> 0), off, count) };
           default:
             if (wantsWrite(req.mode)) throw new NinepError('bad arg in system call');
             return snapshotText(() => (name === 'stats' ? this.statsText() : ''));
@@ -351,9 +345,4 @@ export function parseType(s: string): number {
   if (/^-?0[0-7]+$/.test(s)) return s.startsWith('-') ? -parseInt(s.slice(2), 8) : parseInt(s.slice(1), 8);
   if (/^-?\d+$/.test(s)) return Number(s);
   return NaN;
-}
-
-function sliceAt(b: Buffer, off: bigint, count: number): Uint8Array {
-  if (off >= BigInt(b.length)) return b.subarray(0, 0);
-  return b.subarray(Number(off), Number(off) + count);
 }

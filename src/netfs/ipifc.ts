@@ -6,6 +6,7 @@
  * stack's (configurable through ctl).
  */
 import { Eperm, NinepError } from '../ninep/error.js';
+import { readSlice } from '../ninep/node.js';
 import type { MaybePromise, Node, OpenFile } from '../ninep/node.js';
 import { ctlText, tokenize } from './ctl.js';
 import { formatIp, formatMask } from './ipaddr.js';
@@ -107,10 +108,7 @@ export class IpifcDir {
     const src = this.src;
     return {
       node: this.file(i, 'ctl', 1),
-      read: (offset, count) => {
-        const t = Buffer.from(String(i));
-        return offset >= BigInt(t.length) ? t.subarray(0, 0) : t.subarray(Number(offset), Number(offset) + count);
-      },
+      read: (offset, count) => readSlice(Buffer.from(String(i)), offset, count),
       write: (_o, data) => {
         if (!src.ctl) throw new NinepError(Eperm);
         const r = src.ctl(i, tokenize(ctlText(data)), user);

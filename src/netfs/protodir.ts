@@ -9,6 +9,7 @@
  * address parsing and error strings, and blocking, flushable `listen`.
  */
 import { Interrupted, NinepError, Eperm } from '../ninep/error.js';
+import { readSlice } from '../ninep/node.js';
 import type { MaybePromise, Node, OpenFile, OpenRequest, Signal } from '../ninep/node.js';
 import { Conv, MAX_INCALLS } from './conv.js';
 import type { LocalSpec, Proto, RemoteSpec } from './conv.js';
@@ -244,10 +245,7 @@ export class ProtoDir {
   private ctlFile(c: Conv): OpenFile {
     return {
       node: this.convFile(c, 'ctl', Q.ctl),
-      read: (offset, count) => {
-        const t = Buffer.from(String(c.index));
-        return offset >= BigInt(t.length) ? t.subarray(0, 0) : t.subarray(Number(offset), Number(offset) + count);
-      },
+      read: (offset, count) => readSlice(Buffer.from(String(c.index)), offset, count),
       write: (_offset, data, signal) => {
         const r = this.ctl(c, tokenize(ctlText(data)), signal);
         return r instanceof Promise ? r.then(() => data.length) : data.length;

@@ -6,7 +6,7 @@
 import { Eperm, NinepError } from '../ninep/error.js';
 import { makeDir, readSlice } from '../ninep/node.js';
 import type { MaybePromise, Node, OpenFile, OpenRequest } from '../ninep/node.js';
-import { DMDIR, OREAD, OTRUNC, QTDIR, QTFILE, qid } from '../ninep/types.js';
+import { DMDIR, OTRUNC, QTDIR, QTFILE, qid } from '../ninep/types.js';
 import type { Dir, Qid } from '../ninep/types.js';
 
 /** devip qid types (plan9-net.md §1.3). */
@@ -85,7 +85,7 @@ export function wantsWrite(mode: number): boolean {
 
 /** Refuse an open that asks for more than reading. */
 export function readOnly(mode: number): void {
-  if (wantsWrite(mode) || (mode & 3) !== OREAD && (mode & 3) !== 3) throw new NinepError(Eperm);
+  if (wantsWrite(mode)) throw new NinepError(Eperm);
 }
 
 /**

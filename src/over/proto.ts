@@ -66,6 +66,7 @@ import type { ProtoDir } from '../netfs/protodir.js';
 import { Ehungup } from '../netfs/queue.js';
 import { abortable, asNinep, linked } from './lower.js';
 import type { Lower, LowerPool, Member } from './lower.js';
+import { TCP_STAT_NAMES } from '../stack/tcp/stats.js';
 
 /** Upper receive queue bound for TCP: the pump pauses beyond it. */
 const TCP_RQ_LIMIT = 2 * 1024 * 1024;
@@ -78,13 +79,7 @@ const SMALL_READ = 256;
 /** Calls in a row that go wrong on their own before an announcement gives up (a misbehaving lower). */
 const MAX_BAD_CALLS = 16;
 
-const tcpStatNames = [
-  'MaxConn', 'MaxSegment', 'ActiveOpens', 'PassiveOpens', 'EstabResets', 'CurrEstab', 'InSegs', 'OutSegs',
-  'RetransSegs', 'RetransSegsSent', 'RetransTimeouts', 'InErrs', 'OutRsts', 'CsumErrs', 'HlenErrs', 'LenErrs',
-  'OutOfOrder', 'Resequenced', 'ReseqBytelim', 'ReseqPktlim', 'Delayack', 'Wopenack', 'Recovery', 'RecoveryDone',
-  'RecoveryRTO', 'RecoveryNoSeq', 'RecoveryCwind', 'RecoveryPA',
-] as const;
-type TcpStat = (typeof tcpStatNames)[number];
+type TcpStat = (typeof TCP_STAT_NAMES)[number];
 
 export type OverProtoName = 'tcp' | 'udp';
 
@@ -284,16 +279,7 @@ export class OverProto implements Proto {
         this.readAddr(lower, `${st.dir}/remote`),
       ]);
       // Open the data file in the lower conversation's connection (its load is reserved there).
-      let data: File;
-      try {
-        data = await linked(signal, (s) => lower.client.open(`${st.dir}/data`, ORDWR, s));
-      } catch (e) {
-        throw asNinep(e);
-      }
-      if (!st.live || st.dead) {
-        void data.close();
-        throw new NinepError(Ehungup);
-      }
+      const data = await this.openLowerData(st, lower, signal);
       [c.laddr, c.lport] = la;
       [c.raddr, c.rport] = ra;
       this.attachData(st, data, lower, false);
@@ -308,6 +294,21 @@ export class OverProto implements Proto {
     }
   }
 
+  /** Open the lower conversation's data file; fails if our conversation went away meanwhile. */
+  private async openLowerData(st: OverConv, lower: Lower, signal: Signal): Promise<File> {
+    let data: File;
+    try {
+      data = await linked(signal, (s) => lower.client.open(`${st.dir}/data`, ORDWR, s));
+    } catch (e) {
+      throw asNinep(e);
+    }
+    if (!st.live || st.dead) {
+      void data.close();
+      throw new NinepError(Ehungup);
+    }
+    return data;
+  }
+
   async announce(c: Conv, local: LocalSpec, signal: Signal): Promise<void> {
     const st = this.st(c);
     const msg = `announce ${formatLocal(local)}`;
@@ -320,16 +321,7 @@ export class OverProto implements Proto {
     if (this.name === 'tcp') st.state = 'Listen';
     else {
       // UDP: in `headers` mode the announcement itself reads every datagram.
-      let data: File;
-      try {
-        data = await linked(signal, (s) => lower.client.open(`${st.dir}/data`, ORDWR, s));
-      } catch (e) {
-        throw asNinep(e);
-      }
-      if (!st.live || st.dead) {
-        void data.close();
-        throw new NinepError(Ehungup);
-      }
+      const data = await this.openLowerData(st, lower, signal);
       this.attachData(st, data, lower, false);
     }
     st.listening = true;
@@ -652,7 +644,7 @@ export class OverProto implements Proto {
       return `InDatagrams: ${this.inDatagrams}\nNoPorts: 0\nInErrors: ${this.inErrors}\nOutDatagrams: ${this.outDatagrams}\n`;
     }
     this.counters.set('MaxConn', this.maxConvs);
-    return tcpStatNames.map((n) => `${n}: ${this.counters.get(n) ?? 0}\n`).join('');
+    return TCP_STAT_NAMES.map((n) => `${n}: ${this.counters.get(n) ?? 0}\n`).join('');
   }
 }
 
