@@ -12,7 +12,7 @@
  * capture sees them that way, as tcpdump does. A real NIC sends finished ones.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -25,6 +25,7 @@ import { Client } from '../../src/ninep/client.js';
 import type { File } from '../../src/ninep/client.js';
 import { Server } from '../../src/ninep/server.js';
 import { ORDWR } from '../../src/ninep/types.js';
+import { inNs as runInNs, sh } from '../helpers/netns.js';
 import { netGate, netTestsRequired } from '../helpers/net-gate.js';
 
 const gate = netGate({ root: true, commands: ['ip', 'ping', 'python3', 'sysctl'] }, 'pcap link ↔ kernel interop');
@@ -44,9 +45,6 @@ const US = `10.${octet}.${third}.2`;
 const MiB = 1024 * 1024;
 const SIZE = 4 * MiB;
 
-function sh(cmd: string, args: string[]): string {
-  return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
 
 /** Turns offloads off with the legacy ethtool ioctls (no ethtool binary needed). */
 const OFFLOADS_OFF = String.raw`
@@ -69,17 +67,7 @@ describe.skipIf(skip)('our stack and the Linux kernel over a PcapLink on a veth,
   let c: Client;
   const children: ChildProcess[] = [];
 
-  /** Runs a command in NS without blocking our event loop (our stack must answer). */
-  function inNs(args: string[]): Promise<{ code: number; out: string }> {
-    return new Promise((resolve) => {
-      const p = spawn('ip', ['netns', 'exec', NS, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-      children.push(p);
-      let out = '';
-      p.stdout.on('data', (b) => (out += b));
-      p.stderr.on('data', (b) => (out += b));
-      p.on('close', (code) => resolve({ code: code ?? -1, out }));
-    });
-  }
+  const inNs = (args: string[]): Promise<{ code: number; out: string }> => runInNs(NS, args, children);
 
   /** A python3 program in NS; resolves once it prints "ready". */
   async function kernelPy(code: string): Promise<{ out: () => string; done: Promise<number> }> {

@@ -4,7 +4,7 @@
  * moves the kernel side into a network namespace it creates, and deletes
  * both at the end; traffic stays inside that namespace (10.x addresses).
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
@@ -18,6 +18,7 @@ import { Client } from '../../src/ninep/client.js';
 import type { File } from '../../src/ninep/client.js';
 import { Server } from '../../src/ninep/server.js';
 import { ORDWR, OWRITE } from '../../src/ninep/types.js';
+import { inNs as runInNs, sh } from '../helpers/netns.js';
 import { netGate } from '../helpers/net-gate.js';
 
 const gate = netGate({ root: true, tun: true, commands: ['ip', 'ping', 'python3'] }, 'stack ↔ kernel interop');
@@ -31,19 +32,7 @@ const octet = 16 + (parseInt(id.slice(0, 2), 16) % 200);
 const KERNEL = `10.${octet}.7.1`;
 const US = `10.${octet}.7.2`;
 
-function sh(cmd: string, args: string[]): string {
-  return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
-/** Run a command in the namespace without blocking our event loop (our stack must answer). */
-function inNs(args: string[]): Promise<{ code: number; out: string }> {
-  return new Promise((resolve) => {
-    const p = spawn('ip', ['netns', 'exec', NS, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    p.stdout.on('data', (b) => (out += b));
-    p.stderr.on('data', (b) => (out += b));
-    p.on('close', (code) => resolve({ code: code ?? -1, out }));
-  });
-}
+const inNs = (args: string[]): Promise<{ code: number; out: string }> => runInNs(NS, args);
 
 describe.skipIf(gate.skip)('our stack and the Linux kernel over a TAP, through /net', () => {
   let net: StackNet;

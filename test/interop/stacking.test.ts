@@ -6,7 +6,7 @@
  * A TCP conversation opened in C's /net reaches a kernel listener through B's
  * stack and A's ether; the kernel's pings reach B's address.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
@@ -21,6 +21,7 @@ import type { Node } from '../../src/ninep/node.js';
 import { Server } from '../../src/ninep/server.js';
 import { ORDWR } from '../../src/ninep/types.js';
 import { overNet } from '../../src/over/backend.js';
+import { inNs as runInNs, sh as run } from '../helpers/netns.js';
 import { netGate } from '../helpers/net-gate.js';
 
 const gate = netGate({ root: true, tun: true, commands: ['ip', 'ping', 'python3'] }, 'three-level stacking');
@@ -36,7 +37,7 @@ const A_IP = `10.${octet}.9.2`;
 const B_IP = `10.${octet}.9.3`;
 
 function sh(args: string[]): string {
-  return execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  return run('ip', args);
 }
 
 async function serve(root: Node): Promise<{ server: Server; addr: string }> {
@@ -95,16 +96,7 @@ describe.skipIf(gate.skip)('three levels: a TAP stack, a stack on its ether, a r
     return c;
   }
 
-  function inNs(args: string[]): Promise<{ code: number; out: string }> {
-    return new Promise((resolve) => {
-      const p = spawn('ip', ['netns', 'exec', NS, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-      children.push(p);
-      let out = '';
-      p.stdout.on('data', (d) => (out += d));
-      p.stderr.on('data', (d) => (out += d));
-      p.on('close', (code) => resolve({ code: code ?? -1, out }));
-    });
-  }
+  const inNs = (args: string[]): Promise<{ code: number; out: string }> => runInNs(NS, args, children);
 
   it('lets the kernel ping the second stack, whose card is the first stack\'s ether0', async () => {
     const r = await inNs(['ping', '-c', '3', '-i', '0.2', '-W', '2', B_IP]);

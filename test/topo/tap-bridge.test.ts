@@ -5,7 +5,6 @@
  * TAP (through the topology's bridge), moves it into the namespace, and
  * deletes both at the end.
  */
-import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +15,7 @@ import { Client } from '../../src/ninep/client.js';
 import { Server } from '../../src/ninep/server.js';
 import { ORDWR } from '../../src/ninep/types.js';
 import { Topology } from '../../src/topo/topology.js';
+import { inNs as runInNs, sh as run } from '../helpers/netns.js';
 import { netGate } from '../helpers/net-gate.js';
 
 const gate = netGate({ root: true, tun: true, commands: ['ip', 'ping'] }, 'topology TAP bridge');
@@ -30,18 +30,9 @@ const ROUTER = `10.${o}.8.2`;
 const FAR = `10.${o}.9.2`;
 
 function sh(args: string[]): string {
-  return execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  return run('ip', args);
 }
-/** Without blocking our event loop: our stacks must answer. */
-function inNs(args: string[]): Promise<{ code: number; out: string }> {
-  return new Promise((resolve) => {
-    const p = spawn('ip', ['netns', 'exec', NS, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    p.stdout.on('data', (b) => (out += b));
-    p.stderr.on('data', (b) => (out += b));
-    p.on('close', (code) => resolve({ code: code ?? -1, out }));
-  });
-}
+const inNs = (args: string[]): Promise<{ code: number; out: string }> => runInNs(NS, args);
 
 describe.skipIf(gate.skip)('a hub bridged to a kernel TAP', () => {
   let topo: Topology;
