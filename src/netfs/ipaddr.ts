@@ -176,9 +176,8 @@ export function fromNodeAddress(s: string): Ip | null {
   return parseIp(clean);
 }
 
-/** The string Node's socket APIs take: dotted quad for IPv4, else IPv6 text. */
+/** The string Node's socket APIs take: %I already gives a dotted quad for IPv4 and IPv6 text otherwise. */
 export function toNodeAddress(ip: Ip): string {
-  if (isV4(ip)) return formatIp(ip);
   return formatIp(ip);
 }
 

@@ -34,12 +34,9 @@ export const Enotdir = 'not a directory';
 export const Eisdir = 'Is a directory';
 export const Ebadoffset = 'bad offset in directory read';
 export const Eio = 'i/o error';
-export const Ebadmode = 'illegal mode';
 export const Eshort = 'read or write too short';
 export const Etoomanyfids = 'Too many open files';
-export const Ebotch = 'wstat prohibited';
 export const Eunknownmsg = 'unknown message';
-export const Edupltag = 'duplicate tag';
 export const Ebadname = 'illegal name';
 
 // Linux asm-generic errno values.
