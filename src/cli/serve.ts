@@ -1,15 +1,15 @@
 /** `9net serve`: serve /net over 9P, on the host's sockets or on our own stack. */
 import type { Command } from 'commander';
 import type { AddressInfo } from 'node:net';
-import { hostNet } from '../host/backend.js';
-import { StackNet } from '../ip/backend.js';
+import type { NetBackend } from '../backend/backend.js';
+import { hostNet } from '../backend/host/backend.js';
+import { StackNet } from '../backend/stack/backend.js';
 import { RealClock } from '../lib/clock.js';
 import { CryptoRng } from '../lib/rng.js';
 import { TapLink } from '../link/tap.js';
 import { PcapLink } from '../link/pcap.js';
 import { Topology } from '../topo/topology.js';
-import { overNet } from '../over/backend.js';
-import type { Node } from '../ninep/node.js';
+import { overNet } from '../backend/over/backend.js';
 import { Server } from '../ninep/server.js';
 import { DEFAULT_ADDRESS, formatAddress, parseAddress } from '../ninep/transport.js';
 import { currentUser, die } from './common.js';
@@ -36,15 +36,8 @@ function parseCidr(s: string): { addr: string; prefix: number } {
   return { addr: m[1]!, prefix: Number(m[2]) };
 }
 
-interface Backend {
-  /** The tree for an attach name (one tree for every name but a topology's). */
-  root: (aname: string, uname: string) => Node | null;
-  what: string;
-  close: () => Promise<void>;
-}
-
 /** Our own stack on a TAP device or on a lower server's ether, configured as ipconfig would. */
-async function stackBackend(flags: ServeFlags, eve: string): Promise<Backend> {
+async function stackBackend(flags: ServeFlags, eve: string): Promise<NetBackend> {
   const net = new StackNet({ eve, clock: new RealClock(), rng: new CryptoRng(), log: (l) => console.error(`9net: ${l}`) });
   let port;
   let where: string;
@@ -83,23 +76,19 @@ async function stackBackend(flags: ServeFlags, eve: string): Promise<Backend> {
       die((e as Error).message);
     }
   } else if (flags.gw) die('--gw needs --ip');
-  return { root: single(net.root), what: `our stack on ${where}${flags.ip ? ` as ${flags.ip}` : ''}`, close: () => net.close() };
-}
-
-/** One tree, served for the default attach names. */
-function single(root: Node): Backend['root'] {
-  return (aname) => (aname === '' || aname === '/' || aname === 'net' ? root : null);
+  net.what = `our stack on ${where}${flags.ip ? ` as ${flags.ip}` : ''}`;
+  return net;
 }
 
 /** Several stacks, hubs and pairs from a topology file; each stack's /net by attach name. */
-async function topologyBackend(file: string, eve: string): Promise<Backend> {
+async function topologyBackend(file: string, eve: string): Promise<NetBackend> {
   let topo: Topology;
   try {
     topo = await Topology.fromFile(file, { eve, clock: new RealClock(), rng: new CryptoRng(), log: (l) => console.error(`9net: ${l}`) });
   } catch (e) {
     die((e as Error).message);
   }
-  return { root: (aname, uname) => topo.root(aname, uname), what: `topology ${file}: ${topo.describe()}`, close: () => topo.close() };
+  return topo;
 }
 
 export function addServe(program: Command): void {
@@ -124,18 +113,17 @@ export function addServe(program: Command): void {
       if (chosen > 1) die('choose one of --tap, --pcap, --ether-over, --over and --topology');
       const stack = Boolean(flags.tap || flags.pcap || flags.etherOver);
       if (!stack && (flags.ip || flags.gw || flags.mtu)) die('--ip, --gw and --mtu need --tap, --pcap or --ether-over');
-      let backend: Backend;
+      let backend: NetBackend;
       if (flags.topology) backend = await topologyBackend(flags.topology, eve);
       else if (flags.over) {
         try {
-          const over = await overNet({ eve, lower: flags.over });
-          backend = { root: single(over.root), what: `the /net of ${flags.over}`, close: () => over.close() };
+          backend = await overNet({ eve, lower: flags.over });
         } catch (e) {
           die(`--over ${flags.over}: ${(e as Error).message}`);
         }
       }
       else if (stack) backend = await stackBackend(flags, eve);
-      else backend = { root: single(hostNet({ eve }).root), what: 'host sockets', close: async () => {} };
+      else backend = hostNet({ eve });
       const server = new Server({
         root: (aname, uname) => backend.root(aname, uname),
         trace: flags.trace ?? false,

@@ -9,7 +9,8 @@ import type { MaybePromise, Node } from '../ninep/node.js';
 import { ctlText, tokenize } from './ctl.js';
 import { formatIp, parseIp } from './ipaddr.js';
 import type { Ip } from './ipaddr.js';
-import { Q, SynthFile, ipQid, snapshotText, wantsWrite } from './tree.js';
+import { Q, ipQid } from './qid.js';
+import { SynthFile, snapshotText, wantsWrite } from '../ninep/synth.js';
 
 export interface ArpEntryView {
   state: 'OK' | 'WAIT';

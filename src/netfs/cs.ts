@@ -14,7 +14,8 @@ import type { MaybePromise, Node, OpenFile, Signal } from '../ninep/node.js';
 import { ctlText } from './ctl.js';
 import { formatIp, isUnspecified, isV4, parseIp } from './ipaddr.js';
 import type { Ip } from './ipaddr.js';
-import { QSPACE_CS, SynthFile } from './tree.js';
+import { QSPACE_CS } from './qid.js';
+import { SynthFile } from '../ninep/synth.js';
 import { qid, QTFILE } from '../ninep/types.js';
 
 /** Networks translated as IP (cs's table); `net` means the default ones. */

@@ -24,7 +24,9 @@ import { qid, QTDIR, QTFILE } from '../ninep/types.js';
 import type { Clock } from '../lib/clock.js';
 import { ctlText, tokenize } from './ctl.js';
 import { Queue } from './queue.js';
-import { QSPACE_ETHER, SynthDir, SynthFile, readOnly, snapshotText, wantsWrite } from './tree.js';
+import type { EtherDevice } from '../link/etherport.js';
+import { QSPACE_ETHER } from './qid.js';
+import { SynthDir, SynthFile, readOnly, snapshotText, wantsWrite } from '../ninep/synth.js';
 
 /** Slots per device (netif Ntypes). */
 export const MAX_SLOTS = 8;
@@ -35,29 +37,6 @@ const ETHER_HDR = 14;
 const SLOT_QUEUE = 1024 * 1024;
 /** MACs learnt behind bridge slots (netif bridge mode); the oldest goes first. */
 const MAX_LEARNT = 256;
-
-export interface EtherCounters {
-  rxFrames: number;
-  txFrames: number;
-  rxErrors: number;
-  txErrors: number;
-  rxDropped: number;
-}
-
-export interface EtherDevice {
-  readonly mac: Uint8Array;
-  /** IP MTU: frames are at most mtu + 14 bytes. */
-  readonly mtu: number;
-  readonly stats: Readonly<EtherCounters>;
-  /** Put a frame on the wire. */
-  transmit(frame: Uint8Array): void;
-  /** Hand a frame to the local stack as if it had been received. */
-  deliverLocal(frame: Uint8Array): void;
-  /** Every frame received from the wire ('in') and sent by the stack ('out'); views valid during the call. */
-  tap(fn: (frame: Uint8Array, dir: 'in' | 'out') => void): { dispose(): void };
-  /** Ether types the local stack holds (connect to them fails). */
-  heldTypes(): number[];
-}
 
 interface Slot {
   index: number;

@@ -11,7 +11,8 @@ import type { MaybePromise, Node, OpenFile } from '../ninep/node.js';
 import { ctlText, tokenize } from './ctl.js';
 import { formatIp, formatMask } from './ipaddr.js';
 import type { Ip } from './ipaddr.js';
-import { QSPACE_IPIFC, SynthDir, SynthFile, readOnly, snapshotText, textFile } from './tree.js';
+import { QSPACE_IPIFC } from './qid.js';
+import { SynthDir, SynthFile, readOnly, snapshotText, textFile } from '../ninep/synth.js';
 import { qid, QTDIR, QTFILE } from '../ninep/types.js';
 
 export interface IfcAddrView {

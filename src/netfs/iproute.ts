@@ -11,7 +11,8 @@ import type { Node } from '../ninep/node.js';
 import { ctlText, tokenize } from './ctl.js';
 import { IPnoaddr, formatIp, formatMask, isV4, parseIp, parseMask } from './ipaddr.js';
 import type { Ip } from './ipaddr.js';
-import { Q, SynthFile, ipQid, snapshotText, wantsWrite } from './tree.js';
+import { Q, ipQid } from './qid.js';
+import { SynthFile, snapshotText, wantsWrite } from '../ninep/synth.js';
 
 export interface RouteView {
   target: Ip;

@@ -15,7 +15,8 @@ import { Conv, MAX_INCALLS } from './conv.js';
 import type { LocalSpec, Proto, RemoteSpec } from './conv.js';
 import { ctlText, tokenize } from './ctl.js';
 import { formatIp, isUnspecified, parseIp } from './ipaddr.js';
-import { Q, SynthDir, SynthFile, ipQid, readOnly, snapshotText, textFile, wantsWrite } from './tree.js';
+import { Q, ipQid } from './qid.js';
+import { SynthDir, SynthFile, readOnly, snapshotText, textFile, wantsWrite } from '../ninep/synth.js';
 import type { Dir } from '../ninep/types.js';
 
 export interface NetContext {

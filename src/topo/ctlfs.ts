@@ -26,7 +26,7 @@
 import { NinepError, Eperm } from '../ninep/error.js';
 import type { Node } from '../ninep/node.js';
 import { ctlText, tokenize } from '../netfs/ctl.js';
-import { SynthDir, SynthFile, snapshotText, textFile, wantsWrite } from '../netfs/tree.js';
+import { SynthDir, SynthFile, snapshotText, textFile, wantsWrite } from '../ninep/synth.js';
 import { QTDIR, QTFILE, qid } from '../ninep/types.js';
 import type { Topology } from './topology.js';
 

@@ -19,8 +19,10 @@
  */
 import type { Clock } from '../lib/clock.js';
 import type { Rng } from '../lib/rng.js';
-import { StackNet } from '../ip/backend.js';
-import type { EtherPort } from '../ip/etherport.js';
+import { StackNet } from '../backend/stack/backend.js';
+import { DEFAULT_ANAMES } from '../backend/backend.js';
+import type { NetBackend } from '../backend/backend.js';
+import type { EtherPort } from '../link/etherport.js';
 import { Hub } from '../link/hub.js';
 import type { Disposable, Link } from '../link/link.js';
 import { createPair } from '../link/pair.js';
@@ -41,8 +43,6 @@ export const MAX_PAIRS = 64;
 export const MAX_ETHERS = 16;
 /** The attach name of the control tree. */
 export const CONTROL_ANAME = 'topo';
-/** Attach names that select the default stack. */
-export const DEFAULT_ANAMES: readonly string[] = ['', '/', 'net'];
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$/;
 const TAP_RE = /^[A-Za-z0-9_.%-]{1,15}$/;
@@ -165,7 +165,7 @@ function prefixMask(prefix: number): number {
   return prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
 }
 
-export class Topology {
+export class Topology implements NetBackend {
   private readonly stacks = new Map<string, StackEntry>();
   private readonly hubs = new Map<string, HubEntry>();
   private readonly pairs = new Map<string, PairEntry>();
@@ -367,9 +367,9 @@ export class Topology {
     if (aname === CONTROL_ANAME) return this.controlRoot();
     if (DEFAULT_ANAMES.includes(aname)) {
       const d = this.defaultName === null ? undefined : this.stacks.get(this.defaultName);
-      return d ? d.net.root : this.controlRoot();
+      return d ? d.net.tree : this.controlRoot();
     }
-    return this.stacks.get(aname)?.net.root ?? null;
+    return this.stacks.get(aname)?.net.tree ?? null;
   }
 
   /** The control tree (ctl, stacks, hubs, pairs, links). */
@@ -431,8 +431,8 @@ export class Topology {
   }
 
   /** One line: what is served. */
-  describe(): string {
-    return `${this.stacks.size} stacks (${[...this.stacks.keys()].join(' ')}), ${this.hubs.size} hubs, ${this.pairs.size} pairs`;
+  get what(): string {
+    return `topology: ${this.stacks.size} stacks (${[...this.stacks.keys()].join(' ')}), ${this.hubs.size} hubs, ${this.pairs.size} pairs`;
   }
 
   /** Close every stack, hub bridge and pair. */

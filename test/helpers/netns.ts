@@ -23,3 +23,21 @@ export function inNs(ns: string, args: string[], track?: ChildProcess[]): Promis
     p.on('close', (code) => resolve({ code: code ?? -1, out }));
   });
 }
+
+/**
+ * Collect a child's output as whole lines: a line that arrives in two
+ * chunks is pushed once, complete (the tail waits for its newline).
+ */
+export function collectLines(stream: NodeJS.ReadableStream, into: string[]): void {
+  let partial = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (d: string) => {
+    const parts = (partial + d).split('\n');
+    partial = parts.pop()!;
+    for (const l of parts) if (l.length > 0) into.push(l);
+  });
+  stream.on('end', () => {
+    if (partial.length > 0) into.push(partial);
+    partial = '';
+  });
+}

@@ -16,7 +16,7 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { StackNet } from '../../src/ip/backend.js';
+import { StackNet } from '../../src/backend/stack/backend.js';
 import { RealClock } from '../../src/lib/clock.js';
 import { CryptoRng } from '../../src/lib/rng.js';
 import { pcapAddonUnavailable } from '../../src/link/native.js';
@@ -105,7 +105,7 @@ describe.skipIf(skip)('our stack and the Linux kernel over a PcapLink on a veth,
     link = PcapLink.open({ iface: PA, rng: new CryptoRng(), batch: 256 });
     net = new StackNet({ eve: 'eve', clock: new RealClock(), rng: new CryptoRng() });
     net.configure(net.addEther(link), US, 24);
-    server = new Server({ root: () => net.root, log: () => {} });
+    server = new Server({ root: () => net.tree, log: () => {} });
     const l = await server.listen({ kind: 'tcp', host: '127.0.0.1', port: 0 });
     c = await Client.dial(`tcp!127.0.0.1!${(l.address() as AddressInfo).port}`, { uname: 'eve' });
   }, 30_000);

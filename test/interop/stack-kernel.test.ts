@@ -9,7 +9,7 @@ import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { StackNet } from '../../src/ip/backend.js';
+import { StackNet } from '../../src/backend/stack/backend.js';
 import { RealClock } from '../../src/lib/clock.js';
 import { CryptoRng } from '../../src/lib/rng.js';
 import { tapAddonUnavailable } from '../../src/link/native.js';
@@ -52,7 +52,7 @@ describe.skipIf(gate.skip)('our stack and the Linux kernel over a TAP, through /
     sh('ip', ['-n', NS, 'link', 'set', TAP, 'up']);
     sh('ip', ['-n', NS, 'link', 'set', 'lo', 'up']);
     net.configure(port, US, 24);
-    server = new Server({ root: () => net.root, log: () => {} });
+    server = new Server({ root: () => net.tree, log: () => {} });
     const l = await server.listen({ kind: 'tcp', host: '127.0.0.1', port: 0 });
     c = await Client.dial(`tcp!127.0.0.1!${(l.address() as AddressInfo).port}`, { uname: 'eve' });
   }, 30_000);

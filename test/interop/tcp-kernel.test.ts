@@ -18,6 +18,7 @@ import { TcpLayer } from '../../src/stack/tcp/tcp.js';
 import type { TcpHandler } from '../../src/stack/tcp/types.js';
 import { parseIpv4Addr } from '../../src/stack/wire/ipv4.js';
 import { netGate, netTestsRequired } from '../helpers/net-gate.js';
+import { collectLines } from '../helpers/netns.js';
 
 const gate = netGate({ root: true, tun: true, commands: ['ip', 'tc', 'python3'] }, 'TCP kernel interop');
 gate.failIfRequired();
@@ -90,7 +91,7 @@ function py(role: 'server' | 'client', mode: string, host: string, port: number,
   });
   const lines: string[] = [];
   let err = '';
-  p.stdout.setEncoding('utf8').on('data', (d: string) => lines.push(...d.split('\n').filter((l) => l.length > 0)));
+  collectLines(p.stdout, lines);
   p.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
   const exit = new Promise<number | null>((r) => p.on('exit', (code) => r(code)));
   return {

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hostNet } from '../../src/host/backend.js';
+import { hostNet } from '../../src/backend/host/backend.js';
 import { Server } from '../../src/ninep/server.js';
 import { netGate } from '../helpers/net-gate.js';
 
@@ -43,7 +43,7 @@ describe.skipIf(gate.skip)('Linux v9fs against /net on host sockets', () => {
 
   beforeAll(async () => {
     const n = hostNet({ eve: 'nobody-is-eve' });
-    server = new Server({ root: () => n.root, log: () => {} });
+    server = new Server({ root: () => n.tree, log: () => {} });
     port = ((await server.listen({ kind: 'tcp', host: '127.0.0.1', port: 0 })).address() as AddressInfo).port;
     // Greets, upper-cases one line back, closes.
     greetPort = await hostServer((c) => {

@@ -4,7 +4,7 @@
  * fail the write. Names go to an injected resolver.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { HostInterfaces } from '../../src/host/interfaces.js';
+import type { HostInterfaces } from '../../src/backend/host/interfaces.js';
 import { parseIp, parseMask } from '../../src/netfs/ipaddr.js';
 import type { Ip } from '../../src/netfs/ipaddr.js';
 import type { Client } from '../../src/ninep/client.js';

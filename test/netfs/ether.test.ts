@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/lib/clock.js';
 import { EtherDir } from '../../src/netfs/ether.js';
-import type { EtherCounters, EtherDevice } from '../../src/netfs/ether.js';
+import type { EtherCounters, EtherDevice } from '../../src/link/etherport.js';
 import { netRoot } from '../../src/netfs/net.js';
 import { Client } from '../../src/ninep/client.js';
 import { Server } from '../../src/ninep/server.js';

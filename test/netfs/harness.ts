@@ -7,8 +7,8 @@ import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import { Worker } from 'node:worker_threads';
 import { expect } from 'vitest';
-import { hostNet } from '../../src/host/backend.js';
-import type { HostNet, HostNetOptions } from '../../src/host/backend.js';
+import { hostNet } from '../../src/backend/host/backend.js';
+import type { HostNet, HostNetOptions } from '../../src/backend/host/backend.js';
 import { Client } from '../../src/ninep/client.js';
 import type { File } from '../../src/ninep/client.js';
 import type { ConnectionLimits } from '../../src/ninep/connection.js';
@@ -34,7 +34,7 @@ export interface NetFixture {
 export async function startNet(opts: Partial<HostNetOptions> = {}, limits: Partial<ConnectionLimits> = {}): Promise<NetFixture> {
   const hn = hostNet({ eve: EVE, ...opts });
   const logs: string[] = [];
-  const server = new Server({ root: () => hn.root, log: (l) => logs.push(l), limits });
+  const server = new Server({ root: () => hn.tree, log: (l) => logs.push(l), limits });
   const lsn = await server.listen(parseAddress('tcp!127.0.0.1!0') as Exclude<ReturnType<typeof parseAddress>, { kind: 'stdio' }>);
   const port = (lsn.address() as net.AddressInfo).port;
   const clients: Client[] = [];

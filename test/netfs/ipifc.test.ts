@@ -5,7 +5,7 @@
  */
 import * as os from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { HostInterfaces } from '../../src/host/interfaces.js';
+import type { HostInterfaces } from '../../src/backend/host/interfaces.js';
 import { parseIp, parseMask } from '../../src/netfs/ipaddr.js';
 import { DMDIR, OREAD, ORDWR, OWRITE } from '../../src/ninep/types.js';
 import { errorOf, readText, startNet } from './harness.js';

@@ -5,7 +5,7 @@
  * concurrency, permissions, last close, a dropped 9P connection, keepalive
  * and flow control. Loopback only; every peer is a local socket.
  */
-import { SEND_QUEUE } from '../../src/host/tcp.js';
+import { SEND_QUEUE } from '../../src/backend/host/tcp.js';
 import { createHash, randomBytes } from 'node:crypto';
 import type * as net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

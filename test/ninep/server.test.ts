@@ -12,7 +12,7 @@ import { Server } from '../../src/ninep/server.js';
 import { decodeDirEntries, decodeStat } from '../../src/ninep/stat.js';
 import type { Dir, RMessage, Rread, Rstat, Rwalk } from '../../src/ninep/types.js';
 import { MsgType, NOFID, NOTAG, OREAD, ORDWR, OTRUNC, OWRITE, QTDIR, QTFILE, nochangeDir, qid } from '../../src/ninep/types.js';
-import { SynthDir, SynthFile } from '../../src/netfs/tree.js';
+import { SynthDir, SynthFile } from '../../src/ninep/synth.js';
 import { Raw9p } from '../helpers/raw9p.js';
 
 /** A stream whose reads block until data is pushed. */

@@ -14,7 +14,7 @@ import { RealClock } from '../../src/lib/clock.js';
 import { SeededRng } from '../../src/lib/rng.js';
 import { createPair } from '../../src/link/pair.js';
 import type { Link } from '../../src/link/link.js';
-import { StackNet } from '../../src/ip/backend.js';
+import { StackNet } from '../../src/backend/stack/backend.js';
 import { Client } from '../../src/ninep/client.js';
 import type { File } from '../../src/ninep/client.js';
 import { Server } from '../../src/ninep/server.js';
@@ -325,7 +325,7 @@ describe('bridging a hub to a TAP (with a stand-in for the TAP)', () => {
     t.bridgeToTap('lan', 'tap9');
     expect(opened).toEqual(['tap9']);
     expect(() => t.bridgeToTap('lan', 'tap8')).toThrow('hub lan is already bridged to tap9');
-    const srv = new Server({ root: (a) => (a === 'kernel' ? kernel.root : t.root(a)), log: () => {} });
+    const srv = new Server({ root: (a) => (a === 'kernel' ? kernel.tree : t.root(a)), log: () => {} });
     const l = await srv.listen({ kind: 'tcp', host: '127.0.0.1', port: 0 });
     const k = await Client.dial(`tcp!127.0.0.1!${(l.address() as AddressInfo).port}`, { uname: 'eve', aname: 'kernel' });
     const tc = await Client.dial(`tcp!127.0.0.1!${(l.address() as AddressInfo).port}`, { uname: 'eve', aname: 'topo' });
@@ -412,8 +412,8 @@ describe('topology files', () => {
     expect(t.root('')).toBe(t.controlRoot());
     expect(t.root('topo')).toBe(t.controlRoot());
     t.addStack('s');
-    expect(t.root('')).toBe(t.stack('s').root);
-    expect(t.root('net')).toBe(t.stack('s').root);
+    expect(t.root('')).toBe(t.stack('s').tree);
+    expect(t.root('net')).toBe(t.stack('s').tree);
     expect(t.root('nosuch')).toBeNull();
     await t.close();
     expect(t.root('s')).toBeNull();

@@ -1,0 +1,348 @@
+/**
+ * /net/tcp on the host's sockets (plan9-net.md §4, §15.4).
+ *
+ * connect waits for the host connect and maps its errors to Plan 9's;
+ * announce binds and listens (dual-stack on ::), and every accepted socket
+ * becomes a Connected conversation offered through `listen` (≤ 10 queued,
+ * further calls are refused). Reads follow Plan 9: a peer FIN gives EOF
+ * after the queued data, a reset discards unread data. A write waits while
+ * the socket's buffer is over its high-water mark (flow control back to
+ * the 9P writer). `hangup` sends RST; the last close sends FIN.
+ */
+import type { Signal } from '../../ninep/node.js';
+import * as net from 'node:net';
+import { NinepError } from '../../ninep/error.js';
+import type { Conv, LocalSpec, Proto, RemoteSpec } from '../../netfs/conv.js';
+import { fromNodeAddress, isV4, IPnoaddr, toNodeAddress } from '../../netfs/ipaddr.js';
+import type { Ip } from '../../netfs/ipaddr.js';
+import type { ProtoDir } from '../../netfs/protodir.js';
+import { Eunknownctl } from '../../netfs/protodir.js';
+import { Ehungup } from '../../netfs/queue.js';
+import { plan9Error } from './errors.js';
+import { TCP_STAT_NAMES } from '../../stack/tcp/stats.js';
+import type { HostInterfaces } from './interfaces.js';
+
+/** Receive queue bound per conversation: the socket is paused beyond it. */
+const RQ_LIMIT = 4 * 1024 * 1024;
+/** Bytes a conversation may have queued on its socket before a data write waits. */
+export const SEND_QUEUE = 4 * 1024 * 1024;
+/** How long a closed socket may linger in FIN exchange before it is destroyed. */
+const LINGER_MS = 30_000;
+/** Default and minimum keepalive period (Plan 9: 120 s, ≥ 50 ms). */
+const KEEPALIVE_DEFAULT_MS = 120_000;
+const KEEPALIVE_MIN_MS = 50;
+
+type TcpState = 'Closed' | 'Syn_sent' | 'Established' | 'Close_wait' | 'Listen';
+
+interface TcpSock {
+  sock: net.Socket | null;
+  server: net.Server | null;
+  tcpState: TcpState;
+  connecting: net.Socket | null;
+}
+
+
+function ptcl(c: Conv): TcpSock {
+  if (!c.ptcl) c.ptcl = { sock: null, server: null, tcpState: 'Closed', connecting: null } satisfies TcpSock;
+  return c.ptcl as TcpSock;
+}
+
+export class HostTcp implements Proto {
+  readonly name = 'tcp';
+  readonly dataMode = 'stream' as const;
+  readonly rqLimit = RQ_LIMIT;
+  dir!: ProtoDir;
+  private readonly counters = new Map<string, number>();
+  /** Sockets and listeners alive (for leak checks). */
+  liveSockets = 0;
+  liveServers = 0;
+
+  constructor(readonly maxConvs: number, private readonly ifcs: HostInterfaces) {}
+
+  isLocal(addr: Ip): boolean {
+    return this.ifcs.isLocal(addr);
+  }
+
+  private count(name: (typeof TCP_STAT_NAMES)[number], n = 1): void {
+    this.counters.set(name, (this.counters.get(name) ?? 0) + n);
+  }
+
+  connect(c: Conv, remote: RemoteSpec, local: LocalSpec | null, signal: Signal): Promise<void> {
+    const p = ptcl(c);
+    p.tcpState = 'Syn_sent';
+    this.count('ActiveOpens');
+    // null: the pending connect was hung up (see onClose).
+    const tryPort = (localPort: number | undefined): Promise<net.Socket | null> =>
+      new Promise((resolve, reject) => {
+        const opts: net.TcpNetConnectOpts = {
+          host: toNodeAddress(remote.addr),
+          port: remote.port,
+          allowHalfOpen: true,
+          noDelay: true,
+        };
+        if (local?.addr) opts.localAddress = toNodeAddress(local.addr);
+        if (localPort) opts.localPort = localPort;
+        if (!isV4(remote.addr)) opts.family = 6;
+        const s = net.connect(opts);
+        this.liveSockets++;
+        s.once('close', () => this.liveSockets--);
+        p.connecting = s;
+        const onAbort = (): void => {
+          s.destroy();
+          reject(new NinepError('interrupted'));
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+        // `hangup` destroyed the pending connect: as in 9front's localclose
+        // (Fsconnected with no reason) the connect returns and the
+        // conversation is closed.
+        const onClose = (): void => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(null);
+        };
+        s.once('close', onClose);
+        s.once('connect', () => {
+          signal.removeEventListener('abort', onAbort);
+          s.off('close', onClose);
+          s.removeAllListeners('error');
+          resolve(s);
+        });
+        s.once('error', (e) => {
+          signal.removeEventListener('abort', onAbort);
+          s.off('close', onClose);
+          s.destroy();
+          reject(e);
+        });
+      });
+    const attempt = async (): Promise<net.Socket | null> => {
+      // Node refuses port 0 outright; the peer's stack would answer RST.
+      if (remote.port === 0) throw new NinepError('connection refused');
+      if (local?.port) return tryPort(local.port);
+      if (!remote.restricted) return tryPort(undefined);
+      // !r: a restricted local port, 600–1023, first free.
+      for (let port = 600; port <= 1023; port++) {
+        try {
+          return await tryPort(port);
+        } catch (e) {
+          const code = (e as NodeJS.ErrnoException).code;
+          if (code !== 'EADDRINUSE' && code !== 'EADDRNOTAVAIL') throw e;
+        }
+      }
+      throw new NinepError('no ports available');
+    };
+    return attempt().then(
+      (s) => {
+        p.connecting = null;
+        if (s === null) return;
+        if (c.ptcl !== p) {
+          // The conversation was closed while connecting.
+          s.destroy();
+          throw new NinepError(Ehungup);
+        }
+        this.attach(c, s);
+      },
+      (e: unknown) => {
+        p.connecting = null;
+        p.tcpState = 'Closed';
+        if (e instanceof NinepError) throw e;
+        throw new NinepError(plan9Error(e));
+      },
+    );
+  }
+
+  /** Wire a connected socket to a conversation. */
+  private attach(c: Conv, s: net.Socket): void {
+    const p = ptcl(c);
+    p.sock = s;
+    p.tcpState = 'Established';
+    this.count('CurrEstab');
+    c.laddr = fromNodeAddress(s.localAddress ?? '') ?? IPnoaddr;
+    c.lport = s.localPort ?? 0;
+    c.raddr = fromNodeAddress(s.remoteAddress ?? '') ?? IPnoaddr;
+    c.rport = s.remotePort ?? 0;
+    s.setNoDelay(true);
+    s.on('data', (chunk: Buffer) => {
+      if (!c.rq.put(chunk)) s.pause();
+    });
+    c.rq.onDrain = () => s.resume();
+    // After close or hangup (p.sock no longer s) the socket may linger;
+    // its events must not touch the conversation, which may be recycled.
+    s.on('end', () => {
+      if (p.sock !== s) return;
+      // Peer FIN: queued data, then EOF. Writing is still allowed (Close_wait).
+      if (p.tcpState === 'Established') p.tcpState = 'Close_wait';
+      c.rq.hangup();
+    });
+    s.on('error', (e: NodeJS.ErrnoException) => {
+      if (p.sock !== s) return;
+      if (e.code === 'ECONNRESET') this.count('EstabResets');
+      // A reset: unread data is discarded, readers see EOF.
+      c.rq.close();
+    });
+    s.on('close', () => {
+      if (p.sock === s) {
+        p.tcpState = 'Closed';
+        this.count('CurrEstab', -1);
+        c.rq.hangup();
+        p.sock = null;
+      }
+    });
+  }
+
+  announce(c: Conv, local: LocalSpec, signal: Signal): Promise<void> {
+    const p = ptcl(c);
+    return new Promise<void>((resolve, reject) => {
+      const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: false, noDelay: true });
+      this.liveServers++;
+      server.once('close', () => this.liveServers--);
+      const host = local.addr ? toNodeAddress(local.addr) : '::';
+      const onAbort = (): void => {
+        server.close();
+        reject(new NinepError('interrupted'));
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      server.once('error', (e) => {
+        signal.removeEventListener('abort', onAbort);
+        server.close();
+        reject(new NinepError(plan9Error(e)));
+      });
+      server.listen({ host, port: local.port, ipv6Only: false, backlog: 64 }, () => {
+        signal.removeEventListener('abort', onAbort);
+        server.removeAllListeners('error');
+        server.on('error', () => {});
+        const a = server.address() as net.AddressInfo;
+        p.server = server;
+        p.tcpState = 'Listen';
+        c.lport = a.port;
+        server.on('connection', (s) => this.incoming(c, s));
+        resolve();
+      });
+    });
+  }
+
+  private incoming(parent: Conv, s: net.Socket): void {
+    this.liveSockets++;
+    s.once('close', () => this.liveSockets--);
+    s.on('error', () => {});
+    const call = this.dir.newCall(parent, (c) => {
+      this.count('PassiveOpens');
+      this.attach(c, s);
+    });
+    if (!call) s.destroy();
+  }
+
+  ctl(c: Conv, f: string[]): void {
+    const p = ptcl(c);
+    switch (f[0]) {
+      case 'hangup':
+        this.hangup(c);
+        return;
+      case 'close':
+        this.close(c);
+        c.rq.close();
+        return;
+      case 'keepalive': {
+        if (!p.sock || p.tcpState !== 'Established') throw new NinepError('connection must be in Establised state');
+        const ms = f.length > 1 ? Math.max(KEEPALIVE_MIN_MS, Number.parseInt(f[1]!, 10) || KEEPALIVE_DEFAULT_MS) : KEEPALIVE_DEFAULT_MS;
+        p.sock.setKeepAlive(true, ms);
+        return;
+      }
+      case 'checksum':
+      case 'tcpporthogdefense':
+        return;
+      default:
+        throw new NinepError(Eunknownctl);
+    }
+  }
+
+  /** Abortive close: RST, unread data discarded, listens woken. */
+  private hangup(c: Conv): void {
+    const p = ptcl(c);
+    if (p.sock) {
+      this.count('OutRsts');
+      const s = p.sock;
+      p.sock = null;
+      if (p.tcpState !== 'Closed') this.count('CurrEstab', -1);
+      s.resetAndDestroy();
+    }
+    if (p.server) {
+      p.server.close();
+      p.server = null;
+      this.dir.hangupListeners(c);
+    }
+    p.connecting?.destroy();
+    p.tcpState = 'Closed';
+    c.rq.close();
+  }
+
+  write(c: Conv, data: Uint8Array, signal: Signal): number | Promise<number> {
+    return this.writev(c, [data], signal);
+  }
+
+  /** One data write in pieces: one corked socket write, no copy. */
+  writev(c: Conv, parts: Uint8Array[], signal: Signal): number | Promise<number> {
+    const p = ptcl(c);
+    const s = p.sock;
+    if (!s || s.destroyed || !s.writable) throw new NinepError(Ehungup);
+    let n = 0;
+    if (parts.length === 1) {
+      s.write(parts[0]!);
+      n = parts[0]!.length;
+    } else {
+      s.cork();
+      for (const part of parts) {
+        s.write(part);
+        n += part.length;
+      }
+      s.uncork();
+    }
+    // The data is queued (committed) either way; the writer waits only while
+    // the socket holds more than SEND_QUEUE bytes (flow control back to 9P).
+    if (s.writableLength <= SEND_QUEUE) return n;
+    return new Promise<number>((resolve) => {
+      const done = (): void => {
+        s.off('drain', done);
+        s.off('close', done);
+        signal.removeEventListener('abort', done);
+        resolve(n);
+      };
+      s.on('drain', done);
+      s.on('close', done);
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  /** Last close: FIN, then discard whatever still arrives. */
+  close(c: Conv): void {
+    const p = c.ptcl as TcpSock | null;
+    if (!p) return;
+    p.connecting?.destroy();
+    if (p.server) {
+      p.server.close();
+      p.server = null;
+    }
+    const s = p.sock;
+    if (s) {
+      p.sock = null;
+      if (p.tcpState !== 'Closed') this.count('CurrEstab', -1);
+      s.removeAllListeners('data');
+      s.on('data', () => {});
+      s.resume();
+      s.end();
+      s.setTimeout(LINGER_MS, () => s.destroy());
+      s.once('end', () => s.destroy());
+    }
+    p.tcpState = 'Closed';
+  }
+
+  status(c: Conv): string {
+    const p = c.ptcl as TcpSock | null;
+    const st = p ? p.tcpState : 'Closed';
+    const qout = p?.sock?.writableLength ?? 0;
+    return `${st} qin ${c.rq.length} qout ${qout} rq 0.0 srtt 0 mdev 0 sst 0 cwin 0 swin 0>>0 rwin 0>>0 qscale 0 timer.start 0 timer.count 0 rerecv 0 katimer.start 0 katimer.count 0\n`;
+  }
+
+  stats(): string {
+    this.counters.set('MaxConn', this.maxConvs);
+    return TCP_STAT_NAMES.map((n) => `${n}: ${this.counters.get(n) ?? 0}\n`).join('');
+  }
+}

@@ -1,0 +1,256 @@
+/**
+ * /net/udp on the host's datagram sockets (plan9-net.md §5, §15.4).
+ *
+ * Connected: one socket per conversation, one datagram per read/write.
+ * Announced without `headers`: every new (address, port) peer becomes a
+ * conversation offered through `listen`, sharing the announcer's socket.
+ * Announced with `headers`: the announcer itself reads every datagram with
+ * the 52-byte header and writes replies carrying one.
+ *
+ * The host API does not report a datagram's destination address, so the
+ * header's local and interface fields carry the bound address, or for a
+ * wildcard socket the loopback or first host address of the sender's family
+ * (a documented approximation).
+ */
+import type { Signal } from '../../ninep/node.js';
+import * as dgram from 'node:dgram';
+import { NinepError } from '../../ninep/error.js';
+import type { Conv, LocalSpec, Proto, RemoteSpec } from '../../netfs/conv.js';
+import { formatIp, fromNodeAddress, isV4, IPnoaddr, v4 } from '../../netfs/ipaddr.js';
+import type { Ip } from '../../netfs/ipaddr.js';
+import type { ProtoDir } from '../../netfs/protodir.js';
+import { Eunknownctl } from '../../netfs/protodir.js';
+import { parseUdpHeader, withUdpHeader } from '../../netfs/udpheader.js';
+import { plan9Error } from './errors.js';
+import type { HostInterfaces } from './interfaces.js';
+
+/** Plan 9's UDP receive queue bound; excess datagrams are dropped. */
+const RQ_LIMIT = 512 * 1024;
+/** Peers remembered per announced socket (a bound on the demux table). */
+const MAX_PEERS = 4096;
+
+interface Shared {
+  sock: dgram.Socket;
+  six: boolean;
+  refs: number;
+  /** Per-peer conversations of an announcement, by "addr!port". */
+  peers: Map<string, Conv>;
+}
+
+interface UdpConv {
+  shared: Shared | null;
+  /** For a per-peer conversation: the announcer's socket, whose ref it holds. */
+  peerKey: string | null;
+}
+
+function ptcl(c: Conv): UdpConv {
+  if (!c.ptcl) c.ptcl = { shared: null, peerKey: null } satisfies UdpConv;
+  return c.ptcl as UdpConv;
+}
+
+/** An address string for a socket of the given family. */
+function sockAddr(ip: Ip, six: boolean): string {
+  const t = formatIp(ip);
+  return six && isV4(ip) ? `::ffff:${t}` : t;
+}
+
+export class HostUdp implements Proto {
+  readonly name = 'udp';
+  readonly dataMode = 'datagram' as const;
+  readonly rqLimit = RQ_LIMIT;
+  dir!: ProtoDir;
+  private inDatagrams = 0;
+  private inErrors = 0;
+  private noPorts = 0;
+  private outDatagrams = 0;
+  liveSockets = 0;
+
+  constructor(readonly maxConvs: number, private readonly ifcs: HostInterfaces) {}
+
+  isLocal(addr: Ip): boolean {
+    return this.ifcs.isLocal(addr);
+  }
+
+  private open(six: boolean, local: LocalSpec | null, signal: Signal): Promise<Shared> {
+    return new Promise((resolve, reject) => {
+      const sock = dgram.createSocket({ type: six ? 'udp6' : 'udp4', ipv6Only: false });
+      this.liveSockets++;
+      sock.once('close', () => this.liveSockets--);
+      const onAbort = (): void => {
+        sock.close();
+        reject(new NinepError('interrupted'));
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      sock.once('error', (e) => {
+        signal.removeEventListener('abort', onAbort);
+        try { sock.close(); } catch { /* already closed */ }
+        reject(new NinepError(plan9Error(e)));
+      });
+      const addr = local?.addr ? sockAddr(local.addr, six) : six ? '::' : '0.0.0.0';
+      sock.bind({ port: local?.port ?? 0, address: addr, exclusive: true }, () => {
+        signal.removeEventListener('abort', onAbort);
+        sock.removeAllListeners('error');
+        resolve({ sock, six, refs: 1, peers: new Map() });
+      });
+    });
+  }
+
+  async connect(c: Conv, remote: RemoteSpec, local: LocalSpec | null, signal: Signal): Promise<void> {
+    // Plan 9 accepts port 0; the host cannot send there (EINVAL).
+    if (remote.port === 0) throw new NinepError(plan9Error({ code: 'EINVAL' }));
+    const six = !isV4(remote.addr);
+    const sh = await this.open(six, local, signal);
+    const p = ptcl(c);
+    p.shared = sh;
+    await new Promise<void>((resolve, reject) => {
+      sh.sock.once('error', (e) => reject(new NinepError(plan9Error(e))));
+      sh.sock.connect(remote.port, sockAddr(remote.addr, six), () => {
+        sh.sock.removeAllListeners('error');
+        resolve();
+      });
+    }).catch((e: unknown) => {
+      this.release(sh);
+      p.shared = null;
+      throw e;
+    });
+    const a = sh.sock.address();
+    c.laddr = fromNodeAddress(a.address) ?? IPnoaddr;
+    c.lport = a.port;
+    sh.sock.on('message', (msg) => {
+      this.inDatagrams++;
+      c.rq.put(msg);
+    });
+    // ICMP errors arrive as socket errors on a connected socket: Plan 9
+    // hangs the conversation up with the ICMP reason (advice) unless told not to.
+    sh.sock.on('error', (e: NodeJS.ErrnoException) => {
+      this.inErrors++;
+      if (c.ignoreadvice) return;
+      c.rq.hangup(e.code === 'ECONNREFUSED' ? 'port unreachable' : plan9Error(e));
+    });
+  }
+
+  async announce(c: Conv, local: LocalSpec, signal: Signal): Promise<void> {
+    const six = !local.addr || !isV4(local.addr);
+    const sh = await this.open(six, local, signal);
+    const p = ptcl(c);
+    p.shared = sh;
+    c.lport = sh.sock.address().port;
+    sh.sock.on('error', () => { this.inErrors++; });
+    sh.sock.on('message', (msg, rinfo) => this.incoming(c, sh, msg, rinfo));
+  }
+
+  /** The local address to report for a datagram from `from` on socket `sh`. */
+  private localFor(c: Conv, from: Ip): Ip {
+    const bound = fromNodeAddress(ptcl(c).shared?.sock.address().address ?? '');
+    if (bound && !isWildcard(bound)) return bound;
+    if (isV4(from)) {
+      if (from[12] === 127) return v4(127, 0, 0, 1);
+      return this.ifcs.list().flatMap((i) => i.addrs).find((a) => isV4(a.ip) && a.ip[12] !== 127)?.ip ?? IPnoaddr;
+    }
+    return this.ifcs.list().flatMap((i) => i.addrs).find((a) => !isV4(a.ip))?.ip ?? IPnoaddr;
+  }
+
+  private incoming(c: Conv, sh: Shared, msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    this.inDatagrams++;
+    const from = fromNodeAddress(rinfo.address);
+    if (!from) { this.inErrors++; return; }
+    // Once c is closed (and perhaps recycled) it no longer announces on sh;
+    // only the per-peer conversations still open on sh get datagrams.
+    const announcer = (c.ptcl as UdpConv | null)?.shared === sh;
+    if (announcer && c.headers) {
+      const local = this.localFor(c, from);
+      c.rq.put(withUdpHeader(from, local, local, rinfo.port, c.lport, msg));
+      return;
+    }
+    const key = `${formatIp(from)}!${rinfo.port}`;
+    const known = sh.peers.get(key);
+    if (known) {
+      known.rq.put(msg);
+      return;
+    }
+    if (!announcer) { this.noPorts++; return; }
+    if (sh.peers.size >= MAX_PEERS) { this.inErrors++; return; }
+    const call = this.dir.newCall(c, (nc) => {
+      const np = ptcl(nc);
+      np.shared = sh;
+      np.peerKey = key;
+      sh.refs++;
+      sh.peers.set(key, nc);
+      nc.laddr = this.localFor(c, from);
+      nc.lport = c.lport;
+      nc.raddr = from;
+      nc.rport = rinfo.port;
+    });
+    if (call) call.rq.put(msg);
+    else this.inErrors++;
+  }
+
+  ctl(c: Conv, f: string[]): void {
+    switch (f[0]) {
+      case 'headers':
+        c.headers = true;
+        return;
+      case 'hangup':
+        c.rq.hangup();
+        return;
+      default:
+        throw new NinepError(Eunknownctl);
+    }
+  }
+
+  write(c: Conv, data: Uint8Array): number | Promise<number> {
+    const p = ptcl(c);
+    const sh = p.shared;
+    c.rq.checkWritable();
+    if (!sh) throw new NinepError('i/o on hungup channel');
+    if (c.headers) {
+      // A write shorter than the header vanishes (G13).
+      const h = parseUdpHeader(data);
+      if (!h) return data.length;
+      return this.send(sh, h.payload, h.rport, sockAddr(h.raddr, sh.six), data.length);
+    }
+    if (p.peerKey !== null) return this.send(sh, data, c.rport, sockAddr(c.raddr, sh.six), data.length);
+    // An announcer without headers has no destination: Plan 9 routes the
+    // datagram nowhere and the write succeeds.
+    if (c.rport === 0) return data.length;
+    return this.send(sh, data, undefined, undefined, data.length);
+  }
+
+  private send(sh: Shared, payload: Uint8Array, port: number | undefined, addr: string | undefined, n: number): Promise<number> {
+    this.outDatagrams++;
+    return new Promise((resolve, reject) => {
+      const cb = (e: Error | null): void => (e ? reject(new NinepError(plan9Error(e))) : resolve(n));
+      if (port === undefined) sh.sock.send(payload, cb);
+      else sh.sock.send(payload, port, addr, cb);
+    });
+  }
+
+  private release(sh: Shared): void {
+    if (--sh.refs > 0) return;
+    try { sh.sock.close(); } catch { /* already closed */ }
+  }
+
+  close(c: Conv): void {
+    const p = c.ptcl as UdpConv | null;
+    if (!p?.shared) return;
+    if (p.peerKey !== null) p.shared.peers.delete(p.peerKey);
+    this.release(p.shared);
+    p.shared = null;
+  }
+
+  status(c: Conv): string {
+    return `${c.refs > 0 ? 'Open' : 'Closed'} qin ${c.rq.length} qout 0\n`;
+  }
+
+  stats(): string {
+    return `InDatagrams: ${this.inDatagrams}\nNoPorts: ${this.noPorts}\nInErrors: ${this.inErrors}\nOutDatagrams: ${this.outDatagrams}\n`;
+  }
+}
+
+function isWildcard(ip: Ip): boolean {
+  for (let i = 0; i < 16; i++) {
+    if (i === 10 || i === 11) continue;
+    if (ip[i] !== 0) return false;
+  }
+  return true;
+}

@@ -1,0 +1,168 @@
+/**
+ * /net served by our own stack: udp, icmp, ipifc, arp, iproute, one
+ * etherN per link, and cs — everything Plan 9's #I and #l give, over
+ * ether devices we own (TAP, in-memory hubs, later libpcap or a lower
+ * server's ether). TCP joins when the stack has it.
+ */
+import * as dns from 'node:dns/promises';
+import type { Clock } from '../../lib/clock.js';
+import type { Rng } from '../../lib/rng.js';
+import type { Link } from '../../link/link.js';
+import { arpNode } from '../../netfs/arp.js';
+import { ConnectionServer, ServiceTable } from '../../netfs/cs.js';
+import { EtherDir } from '../../netfs/ether.js';
+import { fromNodeAddress, isV4, parseIp } from '../../netfs/ipaddr.js';
+import type { Ip } from '../../netfs/ipaddr.js';
+import { IpifcDir } from '../../netfs/ipifc.js';
+import { iprouteNode } from '../../netfs/iproute.js';
+import { netRoot } from '../../netfs/net.js';
+import { ProtoDir } from '../../netfs/protodir.js';
+import type { Node } from '../../ninep/node.js';
+import { DEFAULT_ANAMES } from '../backend.js';
+import type { NetBackend } from '../backend.js';
+import type { Ifc } from '../../stack/ifc.js';
+import { Stack } from '../../stack/stack.js';
+import { EtherPort } from '../../link/etherport.js';
+import { Client } from '../../ninep/client.js';
+import { NinePEtherLink } from '../../link/ninep-ether.js';
+import { StackIcmp } from './icmp.js';
+import { StackIpifc } from './ipifc.js';
+import { StackArp, StackRoutes } from './tables.js';
+import { StackUdp } from './udp.js';
+import { TcpLayer } from '../../stack/tcp/tcp.js';
+import type { TcpLayerOptions } from '../../stack/tcp/types.js';
+import { StackTcp } from './tcp.js';
+import { toV4 } from './addr.js';
+
+export interface StackNetOptions {
+  eve: string;
+  clock: Clock;
+  rng: Rng;
+  /** Host names for cs (default: the host's resolver; literal addresses always work). */
+  resolve?: (host: string) => Promise<Ip[]>;
+  log?: (line: string) => void;
+  /** TCP bounds and defaults (buffers, Time_wait, congestion control...). */
+  tcp?: TcpLayerOptions;
+}
+
+async function hostResolve(host: string): Promise<Ip[]> {
+  const r = await dns.lookup(host, { all: true, family: 4 });
+  return r.map((a) => fromNodeAddress(a.address)).filter((x): x is Ip => x !== null);
+}
+
+export class StackNet implements NetBackend {
+  readonly stack: Stack;
+  /** The /net tree (served for every default attach name). */
+  readonly tree: Node;
+  /** What carries it, for the log (the command line names the link). */
+  what = 'our stack';
+  readonly ipifc: StackIpifc;
+  private readonly ports: EtherPort[] = [];
+  /** Connections to lower servers whose ethers we use. */
+  private readonly lowers: Client[] = [];
+  private readonly ethers: EtherDir[] = [];
+  readonly tcp: TcpLayer;
+  private readonly tcpDir: ProtoDir;
+  private readonly udpDir: ProtoDir;
+  private readonly icmpDir: ProtoDir;
+
+  constructor(private readonly opts: StackNetOptions) {
+    this.stack = new Stack({ clock: opts.clock, rng: opts.rng, ...(opts.log ? { log: opts.log } : {}) });
+    const ctx = { eve: opts.eve };
+    // One ACK per batch of received frames (GRO-like); callers may turn it off.
+    this.tcp = new TcpLayer(this.stack, { batchInput: true, ...opts.tcp });
+    const tcp = new StackTcp(this.stack, this.tcp);
+    this.tcpDir = new ProtoDir(tcp, 1, ctx);
+    tcp.dir = this.tcpDir;
+    const udp = new StackUdp(this.stack);
+    this.udpDir = new ProtoDir(udp, 2, ctx);
+    udp.dir = this.udpDir;
+    this.icmpDir = new ProtoDir(new StackIcmp(this.stack), 3, ctx);
+    this.ipifc = new StackIpifc(this.stack, (path) => (path.includes('!') ? this.remotePort(path) : this.port(path)));
+    const ipifcDir = new IpifcDir(this.ipifc, opts.eve);
+    const arp = arpNode(new StackArp(this.stack), opts.eve);
+    const iproute = iprouteNode(new StackRoutes(this.stack), opts.eve);
+    const cs = new ConnectionServer({
+      protocols: () => ['tcp', 'udp', 'icmp'],
+      resolve: opts.resolve ?? hostResolve,
+      haveFamily: (v4) => v4 && this.stack.interfaces().some((i) => i.addresses().length > 0),
+      services: ServiceTable.builtin(),
+    });
+    this.tree = netRoot(opts.eve, (user) => [
+      this.tcpDir.node, this.udpDir.node, ipifcDir.node, this.icmpDir.node, arp, iproute,
+      ...this.ethers.map((e) => e.node), cs.node(user),
+    ]);
+  }
+
+  root(aname: string): Node | null {
+    return DEFAULT_ANAMES.includes(aname) ? this.tree : null;
+  }
+
+  /** The ether port named by a path: /net/ether0, ether0. */
+  port(path: string): EtherPort | null {
+    const name = path.replace(/^.*\//, '');
+    return this.ports.find((p) => p.name === name) ?? null;
+  }
+
+  /** `tcp!host!port!/ether0` (or `unix!/path!/ether0`): a lower server's ether directory. */
+  private async remotePort(spec: string): Promise<EtherPort | null> {
+    const i = spec.lastIndexOf('!');
+    if (i < 0 || !spec.slice(i + 1).startsWith('/')) return null;
+    return this.etherOver(spec.slice(0, i), spec.slice(i + 1));
+  }
+
+  /**
+   * Use a lower server's ether directory as our next etherN (link stacking):
+   * our stack keeps its own MAC and addresses on the lower card's wire.
+   */
+  async etherOver(addr: string, path = '/ether0'): Promise<EtherPort> {
+    const client = await Client.dial(addr, { uname: this.opts.eve });
+    try {
+      const link = await NinePEtherLink.open(client, {
+        path,
+        rng: this.opts.rng,
+        onError: (e) => this.opts.log?.(`ether over ${addr}${path}: ${e.message}`),
+      });
+      this.lowers.push(client);
+      return this.addEther(link);
+    } catch (e) {
+      client.close();
+      throw e;
+    }
+  }
+
+  /** Add an ether device (etherN, N = next free) over a link. */
+  addEther(link: Link): EtherPort {
+    const port = new EtherPort(`ether${this.ports.length}`, link);
+    this.ports.push(port);
+    this.ethers.push(new EtherDir(port.name, this.ports.length - 1, port, this.opts.eve, this.opts.clock));
+    return port;
+  }
+
+  /**
+   * What ip/ipconfig does for a static address: a new interface bound to
+   * the port, the address added, and a default route through `gw`.
+   */
+  configure(port: EtherPort, addr: string, prefix: number, gw?: string): Ifc {
+    const ip = parseIp(addr);
+    if (!ip || !isV4(ip)) throw new Error(`bad address ${addr}`);
+    const n = this.ipifc.clone();
+    const ifc = this.ipifc.bind(n, port);
+    this.ipifc.release(n);
+    ifc.addAddress(toV4(ip), prefix);
+    if (gw) {
+      const g = parseIp(gw);
+      if (!g || !isV4(g)) throw new Error(`bad gateway ${gw}`);
+      this.stack.routes.add({ target: 0, mask: 0, nexthop: toV4(g), tag: 'none' });
+    }
+    return ifc;
+  }
+
+  async close(): Promise<void> {
+    for (const e of this.ethers) e.close();
+    this.tcp.dispose();
+    this.stack.close();
+    for (const p of this.ports) await p.close();
+    for (const c of this.lowers) c.close();
+  }
+}

@@ -1,0 +1,174 @@
+/**
+ * /net/ipifc over our stack (plan9-net.md §7): `clone` makes an unbound
+ * interface; its ctl takes `bind ether PATH`, `add IP [MASK [REMOTE [MTU]]]`,
+ * `remove`/`del IP MASK`, `unbind`, `mtu N`, `iprouting [0|1]`. A bound
+ * interface outlives its ctl fid (as after ipconfig exits).
+ */
+import { NinepError } from '../../ninep/error.js';
+import { IP_STAT_NAMES } from '../../netfs/ipifc.js';
+import type { IfcView, IpifcSource } from '../../netfs/ipifc.js';
+import { parseIp, parseMask } from '../../netfs/ipaddr.js';
+import type { Ifc } from '../../stack/ifc.js';
+import type { Stack } from '../../stack/stack.js';
+import { fromV4, maskFromV4, maskToV4, stackCall, toV4 } from './addr.js';
+import type { EtherPort } from '../../link/etherport.js';
+
+/** Interfaces at most (9front: 32 per stack). */
+export const MAX_IPIFC = 32;
+
+interface IfcSlot {
+  index: number;
+  refs: number;
+  ifc: Ifc | null;
+  port: EtherPort | null;
+}
+
+/** The classful default mask of an IPv4 address. */
+function classMask(ip: number): number {
+  const top = ip >>> 24;
+  if (top < 128) return 0xff000000;
+  if (top < 192) return 0xffff0000;
+  return 0xffffff00;
+}
+
+export class StackIpifc implements IpifcSource {
+  private readonly slots: IfcSlot[] = [];
+
+  /** `ports` resolves a device path (/net/ether0, ether0, or a lower server's) to an ether port. */
+  constructor(private readonly stack: Stack, private readonly ports: (path: string) => EtherPort | null | Promise<EtherPort | null>) {}
+
+  list(): IfcView[] {
+    return this.slots.map((s) => {
+      const ifc = s.ifc;
+      const c = ifc?.counters;
+      return {
+        index: s.index,
+        device: ifc && s.port ? `/net/${s.port.name}` : '',
+        maxtu: (ifc?.mtu ?? 1500) + 14,
+        addrs: ifc ? ifc.addresses().map((a) => ({ ip: fromV4(a.ip), mask: maskFromV4(a.mask), net: fromV4(a.ptp ? a.remote : (a.ip & a.mask) >>> 0) })) : [],
+        pktin: c?.pktin ?? 0,
+        pktout: c?.pktout ?? 0,
+        errin: c?.errin ?? 0,
+        errout: c?.errout ?? 0,
+      };
+    });
+  }
+
+  stats(): string {
+    const ip = this.stack.stats.ip;
+    return IP_STAT_NAMES.map((n) => `${n}: ${ip[n]}\n`).join('');
+  }
+
+  clone(): number {
+    let s = this.slots.find((x) => x.refs === 0 && x.ifc === null);
+    if (!s) {
+      if (this.slots.length >= MAX_IPIFC) throw new NinepError('no free devices');
+      s = { index: this.slots.length, refs: 0, ifc: null, port: null };
+      this.slots.push(s);
+    }
+    s.refs++;
+    return s.index;
+  }
+
+  release(index: number): void {
+    const s = this.slots[index];
+    if (s && s.refs > 0) s.refs--;
+  }
+
+  /** Bind an interface to an ether port (what `bind ether PATH` does); used by the CLI too. */
+  bind(index: number, port: EtherPort): Ifc {
+    const s = this.slots[index];
+    if (!s) throw new NinepError('interface not found');
+    if (s.ifc) throw new NinepError('interface already bound');
+    if (port.bound) throw new NinepError('device or object already in use');
+    s.ifc = this.stack.addInterface(port.stackLink(), port.name);
+    s.port = port;
+    return s.ifc;
+  }
+
+  ctl(index: number, f: string[]): void | Promise<void> {
+    const s = this.slots[index];
+    if (!s) throw new NinepError('interface not found');
+    switch (f[0]) {
+      case 'bind': {
+        if (f.length < 2) throw new NinepError('bad arg in system call');
+        if (f[1] !== 'ether' && f[1] !== 'gbe') throw new NinepError('unknown interface type');
+        if (s.ifc) throw new NinepError('interface already bound');
+        const found = f[2] ? this.ports(f[2]) : null;
+        const bind = (port: EtherPort | null): void => {
+          if (!port) throw new NinepError('file does not exist');
+          this.bind(index, port);
+        };
+        if (found instanceof Promise) {
+          return found.then(bind, (e: unknown) => {
+            throw e instanceof NinepError ? e : new NinepError(`bind ether: ${(e as Error).message}`);
+          });
+        }
+        bind(found);
+        return;
+      }
+      case 'unbind':
+        if (!s.ifc) throw new NinepError('interface not bound');
+        s.ifc.unbind();
+        s.ifc = null;
+        s.port = null;
+        return;
+      case 'add':
+      case 'try': {
+        const ifc = this.need(s);
+        if (f.length < 2 || f.length > 6) throw new NinepError('bad arg in system call');
+        const ip = parseIp(f[1]!);
+        if (!ip) throw new NinepError('bad ip address syntax');
+        const addr = toV4(ip);
+        let mask = classMask(addr);
+        if (f[2]) {
+          const m = parseMask(f[2]);
+          if (!m) throw new NinepError('bad ip address syntax');
+          mask = maskToV4(m);
+        }
+        let remote: number | undefined;
+        if (f[3]) {
+          const r = parseIp(f[3]);
+          if (!r) throw new NinepError('bad ip address syntax');
+          remote = toV4(r);
+          if (remote === ((addr & mask) >>> 0)) remote = undefined;
+        }
+        // The mtu field is 9front's maxtu, Ethernet header included; 0 keeps the current one.
+        if (f[4] && Number(f[4]) > 0) stackCall(() => { ifc.mtu = Number(f[4]) - 14; });
+        if (ifc.addresses().some((a) => a.ip === addr)) return;
+        stackCall(() => ifc.addAddress(addr, mask, remote));
+        return;
+      }
+      case 'remove':
+      case 'del': {
+        const ifc = this.need(s);
+        if (f.length < 2) throw new NinepError('bad arg in system call');
+        const ip = parseIp(f[1]!);
+        if (!ip) throw new NinepError('bad ip address syntax');
+        const addr = toV4(ip);
+        if (!ifc.addresses().some((a) => a.ip === addr)) throw new NinepError('address not on this interface');
+        stackCall(() => ifc.removeAddress(addr));
+        return;
+      }
+      case 'mtu': {
+        const ifc = this.need(s);
+        // maxtu, Ethernet header included, as 9front's ipifc takes it.
+        const n = Number(f[1]);
+        if (!Number.isInteger(n)) throw new NinepError('bad arg in system call');
+        stackCall(() => { ifc.mtu = n - 14; });
+        return;
+      }
+      case 'iprouting':
+        this.stack.forwarding = f.length < 2 || f[1] !== '0';
+        return;
+      default:
+        if (!s.ifc) throw new NinepError('interface not bound');
+        throw new NinepError('unsupported ctl');
+    }
+  }
+
+  private need(s: IfcSlot): Ifc {
+    if (!s.ifc) throw new NinepError('interface not bound');
+    return s.ifc;
+  }
+}

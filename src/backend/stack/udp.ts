@@ -1,0 +1,163 @@
+/**
+ * /net/udp over our stack: the same semantics as the host backend
+ * (plan9-net.md §5) — connected conversations, announced ones that hand
+ * each new peer to `listen`, and `headers` mode with the 52-byte header,
+ * whose local address here is the datagram's real destination.
+ */
+import { NinepError } from '../../ninep/error.js';
+import type { Signal } from '../../ninep/node.js';
+import type { Conv, LocalSpec, Proto, RemoteSpec } from '../../netfs/conv.js';
+import type { Ip } from '../../netfs/ipaddr.js';
+import type { ProtoDir } from '../../netfs/protodir.js';
+import { Eunknownctl } from '../../netfs/protodir.js';
+import type { Ifc } from '../../stack/ifc.js';
+import type { Stack } from '../../stack/stack.js';
+import { UDP_STAT_NAMES } from '../../stack/stats.js';
+import type { UdpEndpoint } from '../../stack/udp.js';
+import { fromV4, stackCall, toV4 } from './addr.js';
+import { parseUdpHeader, withUdpHeader } from '../../netfs/udpheader.js';
+
+/** Plan 9's UDP receive queue bound; excess datagrams are dropped. */
+const RQ_LIMIT = 512 * 1024;
+/** Peers remembered per announced conversation. */
+const MAX_PEERS = 4096;
+
+interface UdpConv {
+  ep: UdpEndpoint | null;
+  /** For an announced conversation: its per-peer conversations. */
+  peers: Map<string, Conv> | null;
+  /** For a per-peer conversation: the announcer whose endpoint it shares. */
+  parent: Conv | null;
+  key: string;
+}
+
+function ptcl(c: Conv): UdpConv {
+  c.ptcl ??= { ep: null, peers: null, parent: null, key: '' } satisfies UdpConv;
+  return c.ptcl as UdpConv;
+}
+
+export class StackUdp implements Proto {
+  readonly name = 'udp';
+  readonly dataMode = 'datagram' as const;
+  readonly rqLimit = RQ_LIMIT;
+  dir!: ProtoDir;
+
+  constructor(private readonly stack: Stack, readonly maxConvs = 1024) {}
+
+  isLocal(addr: Ip): boolean {
+    return this.stack.isLocal(toV4(addr));
+  }
+
+  connect(c: Conv, remote: RemoteSpec, local: LocalSpec | null, _signal: Signal): Promise<void> {
+    const p = ptcl(c);
+    const raddr = toV4(remote.addr);
+    if (remote.port === 0) throw new NinepError('bad arg in system call');
+    p.ep = stackCall(() => this.stack.udp.open({
+      localAddr: local?.addr ? toV4(local.addr) : 0,
+      localPort: local?.port ?? 0,
+      remoteAddr: raddr,
+      remotePort: remote.port,
+      onDatagram: (_s, _sp, _d, _dp, payload) => { c.rq.put(payload); },
+      onAdvice: (a) => { if (!c.ignoreadvice) c.rq.hangup(a.reason); },
+    }));
+    this.setTtl(c, p.ep);
+    c.laddr = fromV4(p.ep.localAddr || this.stack.sourceFor(raddr));
+    c.lport = p.ep.localPort;
+    return Promise.resolve();
+  }
+
+  announce(c: Conv, local: LocalSpec, _signal: Signal): Promise<void> {
+    const p = ptcl(c);
+    p.peers = new Map();
+    p.ep = stackCall(() => this.stack.udp.open({
+      localAddr: local.addr ? toV4(local.addr) : 0,
+      localPort: local.port,
+      onDatagram: (src, sport, dst, dport, payload, ifc) => this.incoming(c, src, sport, dst, dport, payload, ifc),
+    }));
+    c.lport = p.ep.localPort;
+    return Promise.resolve();
+  }
+
+  private incoming(c: Conv, src: number, sport: number, dst: number, dport: number, payload: Uint8Array, ifc: Ifc): void {
+    if (c.headers) {
+      c.rq.put(withUdpHeader(fromV4(src), fromV4(dst), fromV4(ifc.addressFor(src)), sport, dport, payload));
+      return;
+    }
+    const p = ptcl(c);
+    const key = `${src}!${sport}`;
+    const known = p.peers!.get(key);
+    if (known) {
+      known.rq.put(payload);
+      return;
+    }
+    if (p.peers!.size >= MAX_PEERS) return;
+    const call = this.dir.newCall(c, (nc) => {
+      const np = ptcl(nc);
+      np.parent = c;
+      np.key = key;
+      p.peers!.set(key, nc);
+      nc.laddr = fromV4(this.stack.isLocal(dst) ? dst : ifc.addressFor(src));
+      nc.lport = dport;
+      nc.raddr = fromV4(src);
+      nc.rport = sport;
+    });
+    call?.rq.put(payload);
+  }
+
+  private setTtl(c: Conv, ep: UdpEndpoint): void {
+    ep.ttl = c.ttl;
+    ep.tos = c.tos;
+  }
+
+  ctl(c: Conv, f: string[]): void {
+    switch (f[0]) {
+      case 'headers': c.headers = true; return;
+      case 'hangup': c.rq.hangup(); return;
+      default: throw new NinepError(Eunknownctl);
+    }
+  }
+
+  write(c: Conv, data: Uint8Array): number {
+    c.rq.checkWritable();
+    const p = ptcl(c);
+    if (p.parent) {
+      const ep = ptcl(p.parent).ep;
+      if (!ep) throw new NinepError('i/o on hungup channel');
+      ep.send(data, toV4(c.raddr), c.rport, toV4(c.laddr));
+      return data.length;
+    }
+    const ep = p.ep;
+    if (!ep) throw new NinepError('i/o on hungup channel');
+    this.setTtl(c, ep);
+    if (c.headers) {
+      const h = parseUdpHeader(data);
+      if (!h) return data.length;
+      let src = 0;
+      try { src = toV4(h.laddr); } catch { src = 0; }
+      ep.send(h.payload, toV4(h.raddr), h.rport, src);
+      return data.length;
+    }
+    // An announcer without headers sends nowhere (Plan 9).
+    if (p.peers) return data.length;
+    ep.send(data);
+    return data.length;
+  }
+
+  close(c: Conv): void {
+    const p = c.ptcl as UdpConv | null;
+    if (!p) return;
+    if (p.parent) ptcl(p.parent).peers?.delete(p.key);
+    p.ep?.close();
+    p.ep = null;
+  }
+
+  status(c: Conv): string {
+    return `${c.refs > 0 ? 'Open' : 'Closed'} qin ${c.rq.length} qout 0\n`;
+  }
+
+  stats(): string {
+    const u = this.stack.stats.udp;
+    return UDP_STAT_NAMES.map((n) => `${n}: ${u[n]}\n`).join('');
+  }
+}
+

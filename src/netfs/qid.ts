@@ -1,0 +1,24 @@
+/**
+ * devip's qid packing (plan9-net.md §1.3; Plan 9's 9/ip/devip.c QID macros)
+ * and the qid spaces of the other /net parts above it.
+ */
+import { QTDIR, QTFILE, qid } from '../ninep/types.js';
+import type { Qid } from '../ninep/types.js';
+
+/** devip qid types (plan9-net.md §1.3). */
+export enum Q {
+  topdir = 1, arp = 2, bootp = 3, ndb = 4, iproute = 5, ipselftab = 6, log = 7,
+  protodir = 8, clone = 9, stats = 10, convdir = 11, ctl = 12, data = 13, err = 14,
+  listen = 15, local = 16, remote = 17, status = 18, snoop = 19,
+}
+
+/** devip's packing: proto<<17 | conv<<5 | type. */
+export function ipQid(type: Q, proto = 0, conv = 0): Qid {
+  const dir = type === Q.topdir || type === Q.protodir || type === Q.convdir;
+  return qid(dir ? QTDIR : QTFILE, (BigInt(proto) << 17n) | (BigInt(conv) << 5n) | BigInt(type));
+}
+
+/** Qid spaces of the other /net parts, above devip's. */
+export const QSPACE_CS = 1n << 40n;
+export const QSPACE_ETHER = 2n << 40n;
+export const QSPACE_IPIFC = 3n << 40n;
