@@ -48,7 +48,7 @@ export interface Proto {
   /** Record a local address (APE bind); the default only stores it. */
   bind?(c: Conv, local: LocalSpec): MaybePromise<void>;
   /**
-   * Told of the generic verbs ttl, tos and ignoreadvice after they were
+   * Told of the generic verbs ttl, tos, ignoreadvice and backlog after they were
    * applied to the conversation (optional): a protocol carried by another
    * /net passes them on to it.
    */
@@ -71,8 +71,10 @@ export interface Proto {
   isLocal(addr: Ip): boolean;
 }
 
-/** Most unaccepted calls queued on one announced conversation. */
-export const MAX_INCALLS = 10;
+/** Unaccepted calls an announced conversation may queue by default (devip's Maxincall). */
+export const DEFAULT_BACKLOG = 64;
+/** The most a `backlog` ctl may ask for. */
+export const MAX_BACKLOG = 1024;
 
 export class Conv {
   owner = 'network';
@@ -94,6 +96,8 @@ export class Conv {
   readonly rq: Queue;
   /** Error queue (`err` reads). */
   readonly eq: Queue;
+  /** Bound on `incall` (`backlog` ctl). */
+  backlog = DEFAULT_BACKLOG;
   /** Calls that completed and wait for a `listen` open. */
   incall: Conv[] = [];
   /** This conversation sits in its announcer's incall queue. */
@@ -122,6 +126,7 @@ export class Conv {
     this.tos = 0;
     this.ignoreadvice = false;
     this.headers = false;
+    this.backlog = DEFAULT_BACKLOG;
     this.incall = [];
     this.queued = false;
     this.listeners = [];

@@ -11,7 +11,8 @@
 import { Interrupted, NinepError, Eperm } from '../ninep/error.js';
 import { readSlice } from '../ninep/node.js';
 import type { MaybePromise, Node, OpenFile, OpenRequest, Signal } from '../ninep/node.js';
-import { Conv, MAX_INCALLS } from './conv.js';
+import { Conv, MAX_BACKLOG } from './conv.js';
+import { Einuse, Elistenhungup, Enoconv, Enotannounced, guarded } from './errors.js';
 import type { LocalSpec, Proto, RemoteSpec } from './conv.js';
 import { ctlText, tokenize } from './ctl.js';
 import { formatIp, isUnspecified, parseIp } from './ipaddr.js';
@@ -24,10 +25,7 @@ export interface NetContext {
   eve: string;
 }
 
-const Einuse = 'connection in use';
-const Enotannounced = 'not announced';
-const Elistenhungup = 'listen hungup';
-export const Eunknownctl = 'unknown control request';
+export { Eunknownctl } from './errors.js';
 
 export class ProtoDir {
   readonly convs: Conv[] = [];
@@ -54,10 +52,14 @@ export class ProtoDir {
 
   // ---- allocation and lifetime ----
 
+  private recyclable(c: Conv): boolean {
+    return c.refs === 0 && c.state === 'Idle' && !c.queued && !this.proto.inuse?.(c);
+  }
+
   /** Allocate the lowest free conversation, or null when the table is full. */
   allocate(owner: string): Conv | null {
     for (const c of this.convs) {
-      if (c.refs === 0 && c.state === 'Idle' && !c.queued && !this.proto.inuse?.(c)) {
+      if (this.recyclable(c)) {
         c.reset(owner);
         return c;
       }
@@ -76,7 +78,7 @@ export class ProtoDir {
    * caller then refuses the call.
    */
   newCall(parent: Conv, setup: (c: Conv) => void): Conv | null {
-    if (parent.state !== 'Announced' || parent.incall.length >= MAX_INCALLS) return null;
+    if (!this.callRoom(parent)) return null;
     const c = this.allocate(parent.owner);
     if (!c) return null;
     c.state = 'Connected';
@@ -92,6 +94,21 @@ export class ProtoDir {
     }
     return c;
   }
+
+  /**
+   * Whether a call arriving now on `parent` would be queued: it is
+   * announced, its queue of unaccepted calls is under its backlog, and the
+   * table has a free conversation. A backend that can leave calls waiting
+   * below us (the kernel's accept queue, a SYN the peer retransmits) asks
+   * this first and leaves the call there while it is false.
+   */
+  callRoom(parent: Conv): boolean {
+    if (parent.state !== 'Announced' || parent.incall.length >= parent.backlog) return false;
+    return this.convs.length < this.proto.maxConvs || this.convs.some((c) => this.recyclable(c));
+  }
+
+  /** Told when an announced conversation's queue of calls shrinks (a listen took one). */
+  onCallTaken: ((parent: Conv) => void) | null = null;
 
   /** Wake pending listens with "listen hungup" (hangup of an announcement). */
   hangupListeners(c: Conv): void {
@@ -152,7 +169,7 @@ export class ProtoDir {
       () => ({ name: 'clone', uid: 'network', gid: this.ctx.eve, mode: 0o666 }),
       (req) => {
         const c = this.allocate(req.user);
-        if (!c) throw new NinepError('no free devices');
+        if (!c) throw new NinepError(Enoconv);
         c.refs++;
         return this.ctlFile(c);
       },
@@ -248,7 +265,7 @@ export class ProtoDir {
       node: this.convFile(c, 'ctl', Q.ctl),
       read: (offset, count) => readSlice(Buffer.from(String(c.index)), offset, count),
       write: (_offset, data, signal) => {
-        const r = this.ctl(c, tokenize(ctlText(data)), signal);
+        const r = guarded(() => this.ctl(c, tokenize(ctlText(data)), signal));
         return r instanceof Promise ? r.then(() => data.length) : data.length;
       },
       clunk: () => this.decref(c),
@@ -258,9 +275,9 @@ export class ProtoDir {
   private dataFile(c: Conv): OpenFile {
     return {
       read: (_offset, count, signal) => c.rq.read(count, signal),
-      write: (_offset, data, signal) => this.proto.write(c, data, signal),
+      write: (_offset, data, signal) => guarded(() => this.proto.write(c, data, signal)),
       writev: (_offset, parts, signal) =>
-        this.proto.writev ? this.proto.writev(c, parts, signal) : this.proto.write(c, Buffer.concat(parts), signal),
+        guarded(() => (this.proto.writev ? this.proto.writev(c, parts, signal) : this.proto.write(c, Buffer.concat(parts), signal))),
       clunk: () => this.decref(c),
     };
   }
@@ -274,6 +291,7 @@ export class ProtoDir {
     if (ready) {
       ready.queued = false;
       ready.refs++;
+      this.onCallTaken?.(c);
       return take(ready);
     }
     // Wait for a call; the pending listen holds a reference on the announcer.
@@ -312,8 +330,21 @@ export class ProtoDir {
       case 'ttl': c.ttl = f.length > 1 ? clampInt(f[1]!, 0, 255, 255) : 255; return this.proto.option?.(c, f, signal);
       case 'tos': c.tos = f.length > 1 ? clampInt(f[1]!, 0, 255, 0) : 0; return this.proto.option?.(c, f, signal);
       case 'ignoreadvice': c.ignoreadvice = true; return this.proto.option?.(c, f, signal);
+      case 'backlog': return this.backlog(c, f, signal);
       default: return this.proto.ctl(c, f, signal);
     }
+  }
+
+  /**
+   * `backlog N` (ours; Plan 9 fixes it at Maxincall, 64): how many
+   * completed calls may wait for `listen`, 1 to MAX_BACKLOG; before or
+   * after announce.
+   */
+  private backlog(c: Conv, f: string[], signal: Signal): MaybePromise<void> {
+    const n = f.length === 2 && /^\d+$/.test(f[1]!) ? Number(f[1]) : NaN;
+    if (!(n >= 1 && n <= MAX_BACKLOG)) throw new NinepError('bad arg in system call');
+    c.backlog = n;
+    return this.proto.option?.(c, f, signal);
   }
 
   private connect(c: Conv, f: string[], signal: Signal): MaybePromise<void> {

@@ -13,6 +13,11 @@ export class StackError extends Error {
     super(message);
     this.name = 'StackError';
   }
+
+  /** The Plan 9 text, under the name the /net layer's error boundary looks for (netfs/errors.ts). */
+  get ename(): string {
+    return this.message;
+  }
 }
 
 /** Plan 9 error strings used by the stack (port/error.h and ip/*.c). */
