@@ -23,6 +23,12 @@ import type { Dir } from '../ninep/types.js';
 export interface NetContext {
   /** The host owner: passes every conversation permission check. */
   eve: string;
+  /**
+   * Conversations one user (other than eve) may hold per protocol, calls
+   * accepted on their announcements included (default: three quarters of
+   * the table, so a user who takes all theirs leaves the rest to others).
+   */
+  userQuota?: number;
 }
 
 export { Eunknownctl } from './errors.js';
@@ -56,8 +62,25 @@ export class ProtoDir {
     return c.refs === 0 && c.state === 'Idle' && !c.queued && !this.proto.inuse?.(c);
   }
 
-  /** Allocate the lowest free conversation, or null when the table is full. */
+  /** The most conversations `owner` may hold (eve: the whole table). */
+  quota(owner: string): number {
+    if (owner === this.ctx.eve) return this.proto.maxConvs;
+    return this.ctx.userQuota ?? Math.floor((this.proto.maxConvs * 3) / 4);
+  }
+
+  /** Conversations `owner` holds now. */
+  held(owner: string): number {
+    let n = 0;
+    for (const c of this.convs) if (c.owner === owner && !this.recyclable(c)) n++;
+    return n;
+  }
+
+  /**
+   * Allocate the lowest free conversation, or null when the table is full
+   * or `owner` holds their quota.
+   */
   allocate(owner: string): Conv | null {
+    if (this.held(owner) >= this.quota(owner)) return null;
     for (const c of this.convs) {
       if (this.recyclable(c)) {
         c.reset(owner);
@@ -104,6 +127,7 @@ export class ProtoDir {
    */
   callRoom(parent: Conv): boolean {
     if (parent.state !== 'Announced' || parent.incall.length >= parent.backlog) return false;
+    if (this.held(parent.owner) >= this.quota(parent.owner)) return false;
     return this.convs.length < this.proto.maxConvs || this.convs.some((c) => this.recyclable(c));
   }
 

@@ -42,6 +42,8 @@ export interface ConnectionLimits {
   maxInflight: number;
   /** Reply bytes queued on the socket beyond which we stop reading requests. */
   maxQueuedReplyBytes: number;
+  /** Milliseconds a message may take to arrive once its first byte has (a stalled message disconnects its client). */
+  messageTimeoutMs: number;
 }
 
 export const defaultLimits: ConnectionLimits = {
@@ -49,14 +51,33 @@ export const defaultLimits: ConnectionLimits = {
   maxFids: 65536,
   maxInflight: 1024,
   maxQueuedReplyBytes: 16 * 1024 * 1024,
+  messageTimeoutMs: 60_000,
 };
 
 /** Smallest msize we accept (9front lib9p's minimum). */
 const MIN_MSIZE = 256;
-/** Requests held while over the in-flight bound before we stop reading the socket. */
+/**
+ * Requests held while over the in-flight bound, and their bytes; requests
+ * beyond them are refused at once with Ebusy (Tflush is never held, and
+ * Tclunk and Tversion are always held, in order: they are small and a
+ * clunk must not be lost).
+ */
 const MAX_BACKLOG = 256;
+const MAX_BACKLOG_BYTES = 4 * 1024 * 1024;
+/** Held requests (clunks and versions included) beyond which the client is disconnected. */
+const MAX_HELD = MAX_BACKLOG + 4096;
+/** What a request refused for being over the bound gets (Linux maps it to EAGAIN). */
+export const Ebusy = 'Resource temporarily unavailable';
 /** Largest frame accepted before Tversion fixes msize. */
 const PREVERSION_MAX = 8192;
+
+/** Bytes of incomplete messages, shared by the connections of a server (the server evicts over its bound). */
+export interface InputBudget {
+  /** A connection's incomplete message grew or shrank by `delta` bytes. */
+  charge(conn: Connection, delta: number): void;
+  /** Milliseconds, for message timeouts (an injected clock). */
+  now(): number;
+}
 
 export interface ConnectionHost {
   /** The root of the tree for an attach, or null when the aname is unknown. */
@@ -66,6 +87,8 @@ export interface ConnectionHost {
   log(line: string): void;
   /** Print every message (chatty9p). */
   readonly trace: boolean;
+  /** Shared accounting of bytes held for incomplete messages (optional). */
+  readonly budget?: InputBudget;
 }
 
 class Fid {
@@ -148,9 +171,14 @@ export class Connection {
   private readonly reader = new FrameReader(PREVERSION_MAX);
   private corked = false;
   private paused = false;
-  /** Requests read while over the in-flight bound (at most MAX_BACKLOG). */
+  /** Requests read while over the in-flight bound (MAX_BACKLOG, MAX_BACKLOG_BYTES; see there). */
   private backlog: Buffer[] = [];
+  private backlogBytes = 0;
   private inputPaused = false;
+  /** Bytes of the incomplete message charged to the budget. */
+  private charged = 0;
+  /** When the incomplete message began (budget clock), or -1. */
+  partialSince = -1;
   private readonly onCloseFns: (() => void)[] = [];
 
   constructor(
@@ -187,6 +215,8 @@ export class Connection {
     this.closed = true;
     if (reason && reason !== 'client closed') this.host.log(`${this.label}: ${reason}`);
     this.backlog = [];
+    this.backlogBytes = 0;
+    this.accountPartial(0);
     this.resetState();
     this.input.removeAllListeners('data');
     this.input.pause();
@@ -218,7 +248,25 @@ export class Connection {
       this.output.uncork();
     }
     if (err) this.close(`disconnected: ${err}`);
-    else this.maybePause();
+    else {
+      this.accountPartial(this.reader.pending);
+      this.maybePause();
+    }
+  }
+
+  /** Bytes of the incomplete message held now. */
+  get partialBytes(): number {
+    return this.charged;
+  }
+
+  private accountPartial(pending: number): void {
+    const budget = this.host.budget;
+    if (pending === 0) this.partialSince = -1;
+    else if (this.partialSince < 0) this.partialSince = budget ? budget.now() : 0;
+    if (pending === this.charged) return;
+    const delta = pending - this.charged;
+    this.charged = pending;
+    budget?.charge(this, delta);
   }
 
   private onFrame(frame: Buffer): void {
@@ -226,9 +274,17 @@ export class Connection {
     // Over the in-flight bound: hold requests until some finish, but let
     // Tflush through, so a client whose every request blocks can still
     // interrupt them (9p.md §3.11: a Tflush is never left unanswered).
+    // The socket is still read, so Tflush and the client's EOF are seen.
     if (this.paused && frame[4] !== MsgType.Tflush) {
-      this.backlog.push(frame);
-      if (this.backlog.length >= MAX_BACKLOG) this.pauseInput();
+      const type = frame[4];
+      const small = type === MsgType.Tclunk || type === MsgType.Tversion;
+      if (!small && (this.backlog.length >= MAX_BACKLOG || this.backlogBytes + frame.length > MAX_BACKLOG_BYTES)) {
+        return this.refuse(frame);
+      }
+      if (this.backlog.length >= MAX_HELD) return this.close('disconnected: too many requests held');
+      // A copy: the frame may be a view of a much larger socket chunk.
+      this.backlog.push(Buffer.from(frame));
+      this.backlogBytes += frame.length;
       return;
     }
     this.handleFrame(frame);
@@ -264,6 +320,14 @@ export class Connection {
     if (out instanceof Promise) out.then((r) => this.respond(req, r), (e) => this.fail(req, e));
     else this.respond(req, out);
     this.maybePause();
+  }
+
+  /** Answer a request over the bounds with Ebusy, unless it is broken (then as handleFrame would). */
+  private refuse(frame: Buffer): void {
+    if (frame.length < 7 || this.dialect === null) return this.handleFrame(frame);
+    const tag = frame.readUInt16LE(5);
+    if (tag === NOTAG || this.reqs.has(tag)) return this.handleFrame(frame);
+    this.sendError(tag, Ebusy);
   }
 
   private handleFrame(frame: Buffer): void {
@@ -353,7 +417,9 @@ export class Connection {
   private maybePause(): void {
     if (this.closed) return;
     if (this.reqs.size >= this.limits.maxInflight) this.paused = true;
-    // Replies the client does not read: stop reading its requests altogether.
+    // Replies the client does not read: stop reading its requests
+    // altogether. (A client that then goes away is noticed when our writes
+    // to it fail.)
     if (this.output.writableLength > this.limits.maxQueuedReplyBytes) {
       this.paused = true;
       this.pauseInput();
@@ -372,7 +438,9 @@ export class Connection {
     if (this.reqs.size < this.limits.maxInflight / 2 && this.output.writableLength <= this.limits.maxQueuedReplyBytes / 2) {
       this.paused = false;
       while (this.backlog.length > 0 && !this.paused && !this.closed) {
-        this.handleFrame(this.backlog.shift()!);
+        const f = this.backlog.shift()!;
+        this.backlogBytes -= f.length;
+        this.handleFrame(f);
         this.maybePause();
       }
       if (!this.paused && !this.closed && this.inputPaused) {
@@ -424,7 +492,7 @@ export class Connection {
     if (!old || old === req) {
       // A request still held in the backlog is dropped unanswered.
       const i = this.backlog.findIndex((f) => f.readUInt16LE(5) === m.oldtag);
-      if (i >= 0) this.backlog.splice(i, 1);
+      if (i >= 0) this.backlogBytes -= this.backlog.splice(i, 1)[0]!.length;
       return reply();
     }
     old.flushed = true;

@@ -7,7 +7,10 @@
  * views and copied once, into a buffer allocated only after its size field has
  * been read and checked against maxSize. The reader therefore keeps references
  * to pushed chunks until their bytes are delivered: do not reuse a chunk's memory
- * after pushing it.
+ * after pushing it. Small chunks of an incomplete frame are copied into a
+ * buffer of the reader's own instead of kept as views, so a client that
+ * trickles a frame a few bytes per segment holds what it sent, not a socket
+ * read buffer per segment.
  */
 import { Buffer } from 'node:buffer';
 
@@ -16,6 +19,10 @@ const MIN_FRAME = 7;
 /** Twrite frames at least this large may be delivered scattered (see push). */
 export const SCATTER_MIN = 64 * 1024;
 const TWRITE = 118;
+/** Chunks of an incomplete frame shorter than this are copied (see keep). */
+const COPY_BELOW = 16 * 1024;
+/** Size of the buffers small chunks are copied into. */
+const COALESCE_SIZE = 64 * 1024;
 
 export class FrameReader {
   /** Largest legal frame in bytes (size field value). May be changed between push() calls or from inside onFrame. */
@@ -29,6 +36,9 @@ export class FrameReader {
   private size = 0;
   /** Set once the stream is broken; returned by every later push(). */
   private broken: string | null = null;
+  /** The buffer small chunks are being copied into; its used part is the last of parts. */
+  private tail: Buffer | null = null;
+  private tailUsed = 0;
 
   constructor(maxSize: number) {
     this.maxSize = maxSize;
@@ -37,6 +47,18 @@ export class FrameReader {
   /** Bytes buffered of an incomplete frame. */
   get pending(): number {
     return this.have;
+  }
+
+  /** Bytes of memory the incomplete frame keeps alive (its parts' underlying buffers). */
+  get retained(): number {
+    const seen = new Set<ArrayBufferLike>();
+    let n = 0;
+    for (const p of this.parts) {
+      if (seen.has(p.buffer)) continue;
+      seen.add(p.buffer);
+      n += p.buffer.byteLength;
+    }
+    return n;
   }
 
   /**
@@ -71,9 +93,7 @@ export class FrameReader {
           const parts = this.parts;
           parts.push(want === len ? chunk : chunk.subarray(0, want));
           off = want;
-          this.parts = [];
-          this.have = 0;
-          this.size = 0;
+          this.clear();
           onScattered(parts);
         }
       }
@@ -87,9 +107,7 @@ export class FrameReader {
         }
         frame.set(want === len ? chunk : chunk.subarray(0, want), p);
         off = want;
-        this.parts = [];
-        this.have = 0;
-        this.size = 0;
+        this.clear();
         onFrame(frame);
       }
       // Frames wholly inside the chunk: deliver views.
@@ -104,8 +122,7 @@ export class FrameReader {
       }
       if (off < len) {
         // this.size is already set if the size field was complete.
-        this.parts.push(off === 0 ? chunk : chunk.subarray(off));
-        this.have = len - off;
+        this.keep(off === 0 ? chunk : chunk.subarray(off));
       }
       return null;
     } catch (e) {
@@ -114,11 +131,41 @@ export class FrameReader {
     }
   }
 
-  /** Stores a chunk that does not complete the current frame. */
+  /** Stores a chunk that does not complete the current frame: large ones as views, small ones copied. */
   private keep(chunk: Buffer): null {
-    this.parts.push(chunk);
+    const before = this.have;
     this.have += chunk.length;
+    // Until the size field is complete (at most 3 bytes) nothing is allocated.
+    if (chunk.length >= COPY_BELOW || this.size === 0) {
+      this.parts.push(chunk);
+      this.tail = null;
+      return null;
+    }
+    let from = 0;
+    while (from < chunk.length) {
+      if (this.tail === null || this.tailUsed === this.tail.length) {
+        // Never more than the rest of the frame: a bogus size costs its sender.
+        this.tail = Buffer.allocUnsafeSlow(Math.min(COALESCE_SIZE, this.size - before - from));
+        this.tailUsed = 0;
+        this.parts.push(this.tail.subarray(0, 0));
+      }
+      const start = this.tailUsed - this.parts[this.parts.length - 1]!.length;
+      const n = Math.min(chunk.length - from, this.tail.length - this.tailUsed);
+      chunk.copy(this.tail, this.tailUsed, from, from + n);
+      this.tailUsed += n;
+      from += n;
+      this.parts[this.parts.length - 1] = this.tail.subarray(start, this.tailUsed);
+    }
     return null;
+  }
+
+  /** Forget the incomplete frame's bytes (delivered, or the stream broke). */
+  private clear(): void {
+    this.parts = [];
+    this.have = 0;
+    this.size = 0;
+    this.tail = null;
+    this.tailUsed = 0;
   }
 
   /** The size field of the pending frame, whose first bytes are in parts and the rest at the start of chunk. */
@@ -143,9 +190,7 @@ export class FrameReader {
 
   private fail(err: string): string {
     this.broken = err;
-    this.parts = [];
-    this.have = 0;
-    this.size = 0;
+    this.clear();
     return err;
   }
 }

@@ -782,7 +782,7 @@ describe('more conversation files and ctl verbs', () => {
 
 describe('a full conversation table', () => {
   it('clone fails with no free devices and incoming calls are refused', async () => {
-    const own = await startNet({ maxTcp: 3 });
+    const own = await startNet({ maxTcp: 3, userQuota: 3 });
     try {
       const c = await own.client();
       const a = await clone(c);

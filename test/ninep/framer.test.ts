@@ -203,4 +203,26 @@ describe('FrameReader', () => {
     expect(() => fr.push(stream, () => { throw new Error('boom'); })).toThrow('boom');
     expect(fr.push(stream, () => undefined)).toMatch(/threw/);
   });
+
+  it('holds a frame trickled in small chunks in its own compact buffers, not in the chunks it came in', () => {
+    const fr = new FrameReader(1 << 21);
+    const size = 200_000;
+    const frame = Buffer.alloc(size, 7);
+    frame.writeUInt32LE(size, 0);
+    frame[4] = 118;
+    const out: Buffer[] = [];
+    // Every piece a 100-byte view of its own 64 KiB buffer, as socket reads are.
+    for (let off = 0; off < size - 100; off += 100) {
+      const chunk = Buffer.allocUnsafeSlow(64 * 1024);
+      frame.copy(chunk, 0, off, off + 100);
+      expect(fr.push(chunk.subarray(0, 100), (f) => out.push(f))).toBeNull();
+    }
+    expect(fr.pending).toBe(size - 100);
+    expect(fr.retained).toBeLessThan(2 * size);
+    const last = Buffer.from(frame.subarray(size - 100));
+    expect(fr.push(last, (f) => out.push(f))).toBeNull();
+    expect(out).toHaveLength(1);
+    expect(out[0]!.equals(frame)).toBe(true);
+    expect(fr.retained).toBe(0);
+  });
 });

@@ -25,6 +25,8 @@ export interface HostNetOptions {
   /** Conversation table sizes (devip: 1024 each). */
   maxTcp?: number;
   maxUdp?: number;
+  /** Conversations per user and protocol (netfs NetContext.userQuota). */
+  userQuota?: number;
   interfaces?: HostInterfaces;
   /** Host name resolver (default: the host's, as getaddrinfo). */
   resolve?: (host: string) => Promise<Ip[]>;
@@ -46,7 +48,7 @@ async function hostResolve(host: string): Promise<Ip[]> {
 
 export function hostNet(opts: HostNetOptions): HostNet {
   const ifcs = opts.interfaces ?? new OsInterfaces();
-  const ctx = { eve: opts.eve };
+  const ctx = { eve: opts.eve, ...(opts.userQuota !== undefined ? { userQuota: opts.userQuota } : {}) };
   const tcp = new HostTcp(opts.maxTcp ?? 1024, ifcs);
   const udp = new HostUdp(opts.maxUdp ?? 1024, ifcs);
   const tcpDir = new ProtoDir(tcp, 1, ctx);

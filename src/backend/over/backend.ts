@@ -40,6 +40,8 @@ export interface OverNetOptions {
   /** Conversation table sizes (devip: 1024 each). */
   maxTcp?: number;
   maxUdp?: number;
+  /** Conversations per user and protocol (netfs NetContext.userQuota). */
+  userQuota?: number;
   /** Load units per lower connection (default 256: one per long-lived lower request); for tests. */
   connLoad?: number;
   log?: (line: string) => void;
@@ -80,7 +82,7 @@ export async function overNet(opts: OverNetOptions): Promise<OverNet> {
     pool.close();
     throw new Error(`cannot reach the lower server ${opts.lower}`);
   }
-  const ctx = { eve: opts.eve };
+  const ctx = { eve: opts.eve, ...(opts.userQuota !== undefined ? { userQuota: opts.userQuota } : {}) };
   const tcp = new OverProto('tcp', opts.maxTcp ?? 1024, pool, prefix, log);
   const udp = new OverProto('udp', opts.maxUdp ?? 1024, pool, prefix, log);
   const tcpDir = new ProtoDir(tcp, 1, ctx);

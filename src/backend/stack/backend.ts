@@ -43,6 +43,8 @@ export interface StackNetOptions {
   log?: (line: string) => void;
   /** TCP bounds and defaults (buffers, Time_wait, congestion control...). */
   tcp?: TcpLayerOptions;
+  /** Conversations per user and protocol (netfs NetContext.userQuota). */
+  userQuota?: number;
 }
 
 async function hostResolve(host: string): Promise<Ip[]> {
@@ -68,7 +70,7 @@ export class StackNet implements NetBackend {
 
   constructor(private readonly opts: StackNetOptions) {
     this.stack = new Stack({ clock: opts.clock, rng: opts.rng, ...(opts.log ? { log: opts.log } : {}) });
-    const ctx = { eve: opts.eve };
+    const ctx = { eve: opts.eve, ...(opts.userQuota !== undefined ? { userQuota: opts.userQuota } : {}) };
     // One ACK per batch of received frames (GRO-like); callers may turn it off.
     this.tcp = new TcpLayer(this.stack, { batchInput: true, ...opts.tcp });
     const tcp = new StackTcp(this.stack, this.tcp);
