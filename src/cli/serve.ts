@@ -1,6 +1,8 @@
 /** `9net serve`: serve /net over 9P, on the host's sockets or on our own stack. */
 import type { Command } from 'commander';
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { Admission, parseUsersMap, passwdUid } from '../ninep/admission.js';
 import type { NetBackend } from '../backend/backend.js';
 import { hostNet } from '../backend/host/backend.js';
 import { StackNet } from '../backend/stack/backend.js';
@@ -27,6 +29,27 @@ interface ServeFlags {
   ip?: string;
   gw?: string;
   mtu?: string;
+  users?: string;
+  allowRemote?: boolean;
+}
+
+/** A listen host that only this machine reaches. */
+function isLoopbackHost(h: string): boolean {
+  return h === 'localhost' || h === '::1' || /^127\./.test(h);
+}
+
+/** The --users file's grants (uid → names), or die saying what is wrong. */
+function readUsers(file: string | undefined): Map<number, string[]> {
+  if (!file) return new Map();
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    die(`--users ${file}: ${(e as Error).message}`);
+  }
+  const m = parseUsersMap(text, (n) => passwdUid(n));
+  if (typeof m === 'string') die(`--users ${file}: ${m}`);
+  return m;
 }
 
 /** ADDR/PREFIX, e.g. 10.0.0.2/24. */
@@ -106,6 +129,8 @@ export function addServe(program: Command): void {
     .option('--ip <addr/prefix>', 'with --tap or --ether-over: our address, e.g. 10.0.0.2/24 (else configure it through /net/ipifc)')
     .option('--gw <addr>', 'with --ip: the default gateway')
     .option('--mtu <n>', 'with --tap: the IP MTU of the link (default: the device\'s)')
+    .option('--users <file>', 'more user names a local uid may attach as: lines of "UID-or-USER NAME..."')
+    .option('--allow-remote', 'accept clients whose uid cannot be known (other machines): they may attach as anyone (no authentication)')
     .option('--trace', 'print every 9P message on stderr')
     .action(async (flags: ServeFlags) => {
       const eve = flags.eve ?? currentUser();
@@ -124,12 +149,19 @@ export function addServe(program: Command): void {
       }
       else if (stack) backend = await stackBackend(flags, eve);
       else backend = hostNet({ eve });
+      const addrs = (flags.listen.length ? flags.listen : [DEFAULT_ADDRESS]).map(parseAddress);
+      const remote = addrs.filter((a) => a.kind === 'tcp' && !isLoopbackHost(a.host));
+      if (remote.length > 0 && !flags.allowRemote) {
+        die(`listening on ${remote.map(formatAddress).join(', ')} reaches other machines, whose users 9net cannot authenticate: add --allow-remote to accept them`);
+      }
+      const admission = new Admission({ ownerUid: process.getuid?.() ?? 0, eve, grants: readUsers(flags.users), allowRemote: flags.allowRemote ?? false });
+      if (flags.allowRemote) console.error('9net: --allow-remote: clients from other machines are not authenticated and may attach as any user, the host owner included');
       const server = new Server({
         root: (aname, uname) => backend.root(aname, uname),
+        admit: (peer, uname) => admission.admit(peer, uname),
         trace: flags.trace ?? false,
         log: (l) => console.error(`9net: ${l}`),
       });
-      const addrs = (flags.listen.length ? flags.listen : [DEFAULT_ADDRESS]).map(parseAddress);
       for (const a of addrs) {
         if (a.kind === 'stdio') {
           const c = server.serve(process.stdin, process.stdout, 'stdio');

@@ -22,6 +22,7 @@ import {
   Eopen, Eperm, Eshort, Etoomanyfids, Eunknownmsg, Interrupted, NinepError, enameOf, errnoOf,
 } from './error.js';
 import { isDir } from './node.js';
+import type { Peer } from './peer.js';
 import type { MaybePromise, Node, OpenFile, Signal } from './node.js';
 import {
   IOHDRSZ, MsgType, NOCHANGE16, NOCHANGE32, NOCHANGE64, NOFID, NOTAG, OEXEC, ORCLOSE, OREAD, ORDWR,
@@ -89,6 +90,12 @@ export interface ConnectionHost {
   readonly trace: boolean;
   /** Shared accounting of bytes held for incomplete messages (optional). */
   readonly budget?: InputBudget;
+  /**
+   * Whether the peer may attach as `uname` (after 9P2000.u's numeric form
+   * is resolved): null to allow, else the error for the client. Absent:
+   * every attach is allowed.
+   */
+  admit?(peer: Peer, uname: string, aname: string): string | null;
 }
 
 class Fid {
@@ -187,6 +194,8 @@ export class Connection {
     private readonly output: Writable,
     readonly label: string,
     private readonly limits: ConnectionLimits = defaultLimits,
+    /** Who is at the other end (see peer.ts). */
+    readonly peer: Peer = { kind: 'stdio', uid: null },
   ) {
     input.on('data', (chunk: Buffer) => this.onData(chunk));
     input.on('end', () => this.close('client closed'));
@@ -562,6 +571,11 @@ export class Connection {
     // 9P2000.u per-user attaches from Linux carry an empty uname and a uid.
     const uname = m.uname === '' && m.nUname !== undefined && m.nUname !== NOCHANGE32 ? String(m.nUname) : m.uname;
     if (this.fids.has(m.fid)) throw new NinepError(Efidinuse);
+    const refused = this.host.admit?.(this.peer, uname, m.aname) ?? null;
+    if (refused !== null) {
+      this.host.log(`${this.label}: attach as ${uname} refused: ${refused}`);
+      throw new NinepError(refused);
+    }
     const root = this.host.root(m.aname, uname);
     if (!root) throw new NinepError(Enotfound);
     this.newFid(m.fid, [root], uname, m.nUname ?? NOCHANGE32);

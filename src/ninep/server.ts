@@ -2,6 +2,7 @@
  * A 9P2000/9P2000.u server: serves a tree (one per attach name) to any
  * number of connections over TCP, Unix sockets or a stdin/stdout pair.
  */
+import { chmodSync } from 'node:fs';
 import type * as net from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import type { Clock, TimerHandle } from '../lib/clock.js';
@@ -9,6 +10,8 @@ import { RealClock } from '../lib/clock.js';
 import { Connection, defaultLimits } from './connection.js';
 import type { ConnectionHost, ConnectionLimits, InputBudget } from './connection.js';
 import type { Node } from './node.js';
+import { peerCredAddon, peerOf } from './peer.js';
+import type { Peer } from './peer.js';
 import { listen } from './transport.js';
 import type { Address } from './transport.js';
 
@@ -27,6 +30,8 @@ export interface ServerOptions {
   maxIncompleteBytes?: number;
   /** For message timeouts (default: the real clock). */
   clock?: Clock;
+  /** Which user names a peer may attach as (ConnectionHost.admit); absent: any. */
+  admit?: (peer: Peer, uname: string, aname: string) => string | null;
 }
 
 /** Default bound on bytes held for incomplete messages, all connections together. */
@@ -95,13 +100,17 @@ export class Server implements ConnectionHost, InputBudget {
     return this.opts.root(aname, uname);
   }
 
+  admit(peer: Peer, uname: string, aname: string): string | null {
+    return this.opts.admit ? this.opts.admit(peer, uname, aname) : null;
+  }
+
   log(line: string): void {
     (this.opts.log ?? ((l: string) => console.error(l)))(line);
   }
 
   /** Serve one client over a stream pair (a socket is both). */
-  serve(input: Readable, output: Writable = input as unknown as Writable, label = `conn${++this.seq}`): Connection {
-    const c = new Connection(this, input, output, label, this.limits);
+  serve(input: Readable, output: Writable = input as unknown as Writable, label = `conn${++this.seq}`, peer: Peer = { kind: 'stdio', uid: null }): Connection {
+    const c = new Connection(this, input, output, label, this.limits, peer);
     this.connections.add(c);
     c.onClose(() => this.connections.delete(c));
     return c;
@@ -111,8 +120,12 @@ export class Server implements ConnectionHost, InputBudget {
   async listen(a: Exclude<Address, { kind: 'stdio' }>): Promise<net.Server> {
     const srv = await listen(a, (s) => {
       s.on('error', () => {});
-      this.serve(s, s, `${s.remoteAddress ?? 'unix'}!${s.remotePort ?? ++this.seq}`);
+      const peer = peerOf(s, a.kind);
+      const who = peer.uid === null ? '' : ` uid ${peer.uid}`;
+      this.serve(s, s, `${s.remoteAddress ?? 'unix'}!${s.remotePort ?? ++this.seq}${who}`, peer);
     });
+    // Other users may reach a Unix socket only where we can tell who they are.
+    if (a.kind === 'unix' && peerCredAddon() !== null) chmodSync(a.path, 0o666);
     this.listeners.add(srv);
     return srv;
   }

@@ -260,6 +260,15 @@ describe('usage', () => {
     }
   });
 
+  it('serve on an address other machines reach needs --allow-remote, and then says what that means', async () => {
+    const r = await run(['serve', '-l', 'tcp!0.0.0.0!0']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/^9net: listening on tcp!0\.0\.0\.0!0 reaches other machines.*--allow-remote to accept them\n$/);
+    const p = start(['serve', '-l', 'tcp!0.0.0.0!0', '--allow-remote']);
+    await stderrLine(p, /not authenticated and may attach as any user[\s\S]*serving \/net/);
+    p.kill();
+  });
+
   it('a bad dial string is a one-line error', async () => {
     const r = await run(['dial', '-a', A, 'tcp!127.0.0.1!nosuchsvc']);
     expect(r.code).not.toBe(0);
