@@ -14,6 +14,7 @@ const benches = [
   { file: 'tcp-peers.mjs', args: ['256'], root: true },
   { file: 'tcp-conns.mjs', args: ['10000'] },
   { file: 'stacking.mjs', args: ['128'], root: true },
+  { file: 'fuzz.mjs', args: ['1000000'] },
 ];
 
 let failed = 0;
