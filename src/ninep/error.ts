@@ -94,9 +94,13 @@ const errnos: Record<string, number> = {
   'bad arg in system call': 22,
   "can't translate service": 22,
   "can't translate address": 6,
-  'bad query': 22,
-  'no match': 6,
-  'request too long': 36,
+  // ndb/cs (cs.c sendmsg puts `cs: ` before its text)
+  "cs: can't translate service": 22,
+  "cs: can't translate address": 6,
+  'cs: bad query': 22,
+  'cs: no match': 6,
+  'cs: request too long': 36,
+  'cs: query already in progress': 16,
 };
 
 /** The Linux errno for an error string (for 9P2000.u Rerror); EIO when unknown. */

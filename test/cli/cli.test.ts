@@ -272,6 +272,6 @@ describe('usage', () => {
   it('a bad dial string is a one-line error', async () => {
     const r = await run(['dial', '-a', A, 'tcp!127.0.0.1!nosuchsvc']);
     expect(r.code).not.toBe(0);
-    expect(r.stderr).toBe("9net: can't translate service\n");
+    expect(r.stderr).toBe("9net: cs: can't translate service\n");
   });
 });

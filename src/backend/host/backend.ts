@@ -4,7 +4,8 @@
  * no icmp, ether, arp or iproute without our own stack (README).
  */
 import * as dns from 'node:dns/promises';
-import { ConnectionServer, ServiceTable } from '../../netfs/cs.js';
+import { ConnectionServer } from '../../netfs/cs.js';
+import { Ndb } from '../../netfs/ndb.js';
 import { IpifcDir } from '../../netfs/ipifc.js';
 import { fromNodeAddress, isV4 } from '../../netfs/ipaddr.js';
 import type { Ip } from '../../netfs/ipaddr.js';
@@ -60,7 +61,7 @@ export function hostNet(opts: HostNetOptions): HostNet {
     protocols: () => ['tcp', 'udp'],
     resolve: opts.resolve ?? hostResolve,
     haveFamily: (v4) => ifcs.list().some((i) => i.addrs.some((a) => isV4(a.ip) === v4)),
-    services: ServiceTable.builtin(),
+    ndb: Ndb.builtin(),
   });
   const root = netRoot(opts.eve, (user) => [tcpDir.node, udpDir.node, ipifc.node, cs.node(user)]);
   return { tree: root, root: singleRoot(root), what: 'host sockets', close: () => Promise.resolve(), tcp, udp, tcpDir, udpDir };

@@ -1,28 +1,29 @@
 /**
  * /net/cs carried by the lower server's cs (plan9-net.md §12).
  *
- * Per open fid, as ndb/cs: a write sends the query to the lower /net/cs
- * (on a fid of its own, opened for that query) and fails with the lower's
- * error text; the answers are read from the lower at once (≤ MAX_ANSWERS)
- * and then handed out one per read, 0 bytes when there are no more. The
- * clone paths in the answers are rewritten to our mount point
- * (`/net.alt/tcp/clone` → `/net/tcp/clone`), as dial(2) itself does with
- * cs answers; other answers (ndb tuples) pass unchanged.
+ * Per open fid, as ndb/cs: a write sends the query (dial strings and
+ * general `!attr=val ...` queries alike, one trailing newline dropped) to
+ * the lower /net/cs (on a fid of its own, opened for that query) and fails
+ * with the lower's error text; the answers are read from the lower at once
+ * (≤ MAX_ANSWERS, cs.c's Nreply) and then handed out one per read, 0 bytes
+ * when there are no more. The clone paths in the answers are rewritten to
+ * our mount point (`/net.alt/tcp/clone` → `/net/tcp/clone`), as dial(2)
+ * itself does with cs answers; other answers (ndb tuples) pass unchanged.
  *
- * When the lower server has no cs (or cannot be reached), we translate as
- * dial does without cs: literal addresses and numeric or well-known
- * services only, host names fail with `can't translate address`.
+ * When the lower server has no cs (or cannot be reached), we answer as dial
+ * does without cs: literal addresses and numeric or well-known services
+ * only, and general queries from our fs/ndb; host names other than
+ * fs/ndb's (`localhost`) fail with `cs: can't translate address`.
  */
 import type { File } from '../../ninep/client.js';
 import { Interrupted, NinepError } from '../../ninep/error.js';
 import type { Node, Signal } from '../../ninep/node.js';
 import { ORDWR } from '../../ninep/types.js';
-import { ConnectionServer, ServiceTable } from '../../netfs/cs.js';
+import { ConnectionServer, Eaddress, MAX_ANSWERS } from '../../netfs/cs.js';
+import { Ndb } from '../../netfs/ndb.js';
 import { asNinep, linked } from './lower.js';
 import type { LowerPool } from './lower.js';
 
-/** Answers kept per query. */
-export const MAX_ANSWERS = 64;
 /** Longest answer read. */
 const MAX_ANSWER = 8192;
 
@@ -42,10 +43,16 @@ export class OverCs {
 
   constructor(private readonly opts: OverCsOptions) {
     const mountpoint = opts.mountpoint ?? '/net';
-    const base = { protocols: opts.protocols, haveFamily: () => true, services: ServiceTable.builtin(), mountpoint };
-    this.fallback = new ConnectionServer({ ...base, resolve: () => Promise.reject(new NinepError("can't translate address")) });
+    const base = {
+      protocols: opts.protocols,
+      haveFamily: () => true,
+      ndb: Ndb.builtin(),
+      mountpoint,
+      resolve: () => Promise.reject(new NinepError(Eaddress)),
+    };
+    this.fallback = new ConnectionServer(base);
     // Our own cs file (per-fid queries and answers), answering from the lower cs.
-    this.server = new ConnectionServer({ ...base, resolve: () => Promise.reject(new NinepError("can't translate address")), lookup: (q, signal) => this.query(q, signal) });
+    this.server = new ConnectionServer({ ...base, lookup: (q, signal) => this.query(q, signal) });
   }
 
   /** The file as `user` sees it (owned by the attaching user, as cs's). */
@@ -69,7 +76,7 @@ export class OverCs {
       f = await linked(signal, (s) => lower.client.open(`${prefix}/cs`, ORDWR, s));
     } catch (e) {
       if (e instanceof Interrupted) throw e;
-      return this.fallback.translate(text);
+      return this.fallback.answer(text);
     }
     try {
       await linked(signal, (s) => f.write(text, s));

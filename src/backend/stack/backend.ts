@@ -9,7 +9,8 @@ import type { Clock } from '../../lib/clock.js';
 import type { Rng } from '../../lib/rng.js';
 import type { Link } from '../../link/link.js';
 import { arpNode } from '../../netfs/arp.js';
-import { ConnectionServer, ServiceTable } from '../../netfs/cs.js';
+import { ConnectionServer } from '../../netfs/cs.js';
+import { Ndb } from '../../netfs/ndb.js';
 import { EtherDir } from '../../netfs/ether.js';
 import { fromNodeAddress, isV4, parseIp } from '../../netfs/ipaddr.js';
 import type { Ip } from '../../netfs/ipaddr.js';
@@ -88,7 +89,7 @@ export class StackNet implements NetBackend {
       protocols: () => ['tcp', 'udp', 'icmp'],
       resolve: opts.resolve ?? hostResolve,
       haveFamily: (v4) => v4 && this.stack.interfaces().some((i) => i.addresses().length > 0),
-      services: ServiceTable.builtin(),
+      ndb: Ndb.builtin(),
     });
     this.tree = netRoot(opts.eve, (user) => [
       this.tcpDir.node, this.udpDir.node, ipifcDir.node, this.icmpDir.node, arp, iproute,
