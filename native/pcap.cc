@@ -62,7 +62,7 @@ constexpr uint32_t kVlanTag = 4;              // one 802.1Q tag
 constexpr size_t kScratch = 65536 + 1024;     // one received frame: a 64 KiB GSO frame and headers; longer is truncated
 constexpr int kFilterAccept = 1 << 18;        // bytes a compiled filter keeps (all: GSO frames must stay whole)
 // Room in the shared buffer beyond batch * snaplen for the pieces of one GSO frame.
-constexpr size_t kSplitRoom = 65536 + static_cast<size_t>(kMaxSplit) * kMaxSplitHdr;
+constexpr size_t kSplitRoom = kScratch + static_cast<size_t>(kMaxSplit) * kMaxSplitHdr;
 
 // libpcap's error text, one line, bounded.
 std::string OneLine(const char* s) {
