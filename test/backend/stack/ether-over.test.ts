@@ -419,19 +419,14 @@ describe('re-attaching when the lower server comes back', () => {
       clients[0]!.close();
       await until(() => link.mode === null, 'the loss noticed');
       const at: number[] = [];
-      let waits = 0;
-      while (waits < 8) {
-        const next = clock.nextDeadline();
-        if (next === null) {
-          await new Promise((r) => setTimeout(r, 1));
-          continue;
-        }
+      for (let i = 0; i < 8; i++) {
+        await until(() => clock.nextDeadline() !== null, 'the next attempt armed');
+        const next = clock.nextDeadline()!;
         const d = dials;
         clock.runUntil(next);
         await until(() => dials > d, 'a dial');
         await new Promise((r) => setImmediate(r)); // the failed attempt settles and arms the next
         at.push(next);
-        waits++;
       }
       const gaps = at.map((t, i) => t - (i === 0 ? 0 : at[i - 1]!));
       expect(gaps).toEqual([REDIAL_MIN_MS, 500, 1000, 2000, 4000, 8000, REDIAL_MAX_MS, REDIAL_MAX_MS]);
