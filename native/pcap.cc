@@ -1,44 +1,68 @@
-// 9net libpcap addon: runs our stack over an existing interface. Opens a
-// capture with pcap_create (immediate mode, promiscuous, incoming direction
-// only, non-blocking), polls pcap_get_selectable_fd() with uv_poll on the
-// libuv loop, drains each wakeup with pcap_dispatch into one shared buffer
-// (a bounded batch) and makes ONE JS call per batch; sends with pcap_inject,
-// one frame or a batch per call. Every length coming from JS or libpcap is
-// validated; bad input yields a JS exception or an errno result, never a
-// crash, and no C++ exception crosses N-API (exceptions are disabled).
+// 9net packet-socket addon (the "pcap" target): runs our stack over an
+// existing interface. It receives on its own AF_PACKET socket bound to the
+// interface (promiscuous membership, outgoing frames ignored, non-blocking),
+// polled with uv_poll on the libuv loop, and drains each wakeup into one
+// shared buffer (a bounded batch) with ONE JS call per batch; it sends on the
+// same socket, one frame or a batch per call. libpcap compiles the kernel
+// filter (pcap_compile on a dead handle, attached with SO_ATTACH_FILTER).
+//
+// Why not libpcap's capture: libpcap does not pass the kernel's per-frame
+// status on, and a frame from a local sender with checksum offload (a veth
+// peer) is CHECKSUM_PARTIAL: its TCP/UDP checksum is unfinished, and with
+// TSO/GRO one "frame" is up to 64 KiB of TCP. The socket asks for a
+// virtio-net header per frame (PACKET_VNET_HDR), which says so, and the
+// addon finishes the checksum or cuts the frame into wire-sized pieces as a
+// NIC would (offload.h), so the stack sees what the wire would carry.
+// PACKET_AUXDATA gives the VLAN tag the NIC took off, put back in the frame
+// as libpcap does. Every length coming from JS or the kernel is validated;
+// bad input yields a JS exception or an errno result, never a crash, and no
+// C++ exception crosses N-API (exceptions are disabled).
 //
 // A separate target from tap.node (binding.gyp): a host without libpcap-dev
 // still builds the TAP addon.
 
 #include "common.h"
+#include "offload.h"
 
 #include <pcap/pcap.h>
 
 #include <errno.h>
 #include <linux/ethtool.h>
+#include <linux/filter.h>
+#include <linux/if_arp.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
 #include <linux/sockios.h>
 #include <net/if.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
+#include <memory>
 #include <string>
 
 namespace {
 
 using namespace ninenet;
 
-// ---- bounds (all stated here and in common.h; mirrored in src/link/pcap.ts)
-constexpr uint32_t kAbi = 1;                  // bump when the JS contract changes
+// ---- bounds (all stated here, in common.h and offload.h; mirrored in src/link/pcap.ts)
+constexpr uint32_t kAbi = 2;                  // bump when the JS contract changes
 constexpr uint32_t kMinSnaplen = 64;          // smallest capture length allowed
 constexpr uint32_t kMaxSnaplen = 65535 + 4;   // largest: max frame plus a VLAN tag
 constexpr uint32_t kDefaultSnaplen = 1500 + kEthHeader + 4;
-constexpr uint32_t kMinKernelBuffer = 64u << 10;    // pcap_set_buffer_size lower bound
+constexpr uint32_t kMinKernelBuffer = 64u << 10;    // socket receive buffer, lower bound
 constexpr uint32_t kMaxKernelBuffer = 256u << 20;   // and upper bound
-constexpr uint32_t kDefaultKernelBuffer = 4u << 20; // default ring size
+constexpr uint32_t kDefaultKernelBuffer = 4u << 20; // default
 constexpr size_t kMaxFilterLen = 4096;        // BPF filter expression characters
 constexpr uint64_t kDownCheckMs = 200;        // while the interface is down: how often to look again
+constexpr uint32_t kVlanTag = 4;              // one 802.1Q tag
+constexpr size_t kScratch = 65536 + 1024;     // one received frame: a 64 KiB GSO frame and headers; longer is truncated
+constexpr int kFilterAccept = 1 << 18;        // bytes a compiled filter keeps (all: GSO frames must stay whole)
+// Room in the shared buffer beyond batch * snaplen for the pieces of one GSO frame.
+constexpr size_t kSplitRoom = kScratch + static_cast<size_t>(kMaxSplit) * kMaxSplitHdr;
 
 // libpcap's error text, one line, bounded.
 std::string OneLine(const char* s) {
@@ -66,6 +90,35 @@ bool GetBoolOpt(Napi::Env env, Napi::Object o, const char* key, bool dflt, bool*
 }
 
 const char* kCapHint = " needs CAP_NET_RAW (run as root or setcap cap_net_raw+ep $(which node))";
+
+// The link types a packet socket may report for a device that is not
+// Ethernet, named as libpcap names their DLT.
+std::string LinkTypeName(unsigned type) {
+  switch (type) {
+    case ARPHRD_NONE: return "RAW";
+    case ARPHRD_PPP: return "PPP";
+    case ARPHRD_IEEE80211_RADIOTAP: return "IEEE802_11_RADIO";
+    case ARPHRD_IEEE80211: return "IEEE802_11";
+    case ARPHRD_INFINIBAND: return "INFINIBAND";
+    case ARPHRD_IPGRE: return "GRE";
+    case ARPHRD_SIT: return "SIT";
+    case ARPHRD_TUNNEL: return "IPIP";
+    case ARPHRD_CAN: return "CAN_SOCKETCAN";
+    default: return "ARPHRD " + std::to_string(type);
+  }
+}
+
+// /sys/class/net/NAME/statistics/rx_dropped, or 0 when it cannot be read.
+uint64_t ReadRxDropped(const std::string& name) {
+  // (name is a valid interface name: no '/', checked by ValidIfName)
+  std::string path = "/sys/class/net/" + name + "/statistics/rx_dropped";
+  FILE* f = fopen(path.c_str(), "re");
+  if (!f) return 0;
+  unsigned long long v = 0;
+  if (fscanf(f, "%llu", &v) != 1) v = 0;
+  fclose(f);
+  return v;
+}
 
 class Pcap : public Napi::ObjectWrap<Pcap> {
  public:
@@ -102,7 +155,7 @@ class Pcap : public Napi::ObjectWrap<Pcap> {
     Napi::Env env = info.Env();
     Napi::Object o;
     std::string name;
-    if (!CtorOptionsName(info, "Pcap", "pcap", "iface", "pcap_create", &o, &name)) return;
+    if (!CtorOptionsName(info, "Pcap", "pcap", "iface", "socket", &o, &name)) return;
     uint32_t snaplen = 0, batch = 0, bufferSize = 0;
     bool promisc = true;
     if (!GetU32Opt(env, o, "pcap", "snaplen", kMinSnaplen, kMaxSnaplen, kDefaultSnaplen, &snaplen)) return;
@@ -120,18 +173,26 @@ class Pcap : public Napi::ObjectWrap<Pcap> {
     snaplen_ = snaplen;
     batch_ = batch;
     promisc_ = promisc;
-    capacity_ = static_cast<size_t>(batch) * snaplen;
-    if (!OpenCapture(env, bufferSize)) return;
+    // One wakeup takes frames while fewer than batch_ are in; the last frame
+    // taken may be a GSO frame cut into up to kMaxSplit pieces.
+    capacity_ = static_cast<size_t>(batch) * snaplen + kSplitRoom;
+    slots_ = batch + kMaxSplit;
+    scratch_.reset(new (std::nothrow) uint8_t[kScratch]);
+    if (!scratch_) {
+      SysError(env, ENOMEM, "no memory for the receive buffer", "new").ThrowAsJavaScriptException();
+      return;
+    }
+    if (!OpenSocket(env, bufferSize)) return;
 
-    if (!rx_.Alloc(env, capacity_, batch_)) {  // out of memory
-      ClosePcap();
+    if (!rx_.Alloc(env, capacity_, slots_)) {  // out of memory
+      CloseSocket();
       return;
     }
 
     uv_loop_t* loop = nullptr;
     poll_ = NewPoll(env, fd_, &loop);
     if (!poll_) {
-      ClosePcap();
+      CloseSocket();
       SysError(env, EIO, "cannot poll the capture on " + name_, "uv_poll_init").ThrowAsJavaScriptException();
       return;
     }
@@ -150,96 +211,102 @@ class Pcap : public Napi::ObjectWrap<Pcap> {
   ~Pcap() override { Shutdown(false); }
 
  private:
-  // pcap_create .. pcap_activate .. non-blocking; on failure throws and leaves p_ null.
-  bool OpenCapture(Napi::Env env, uint32_t bufferSize) {
+  // Throws SysError(e, why) after closing the socket; returns false.
+  bool OpenFailed(Napi::Env env, int e, const std::string& why, const char* syscall) {
+    CloseSocket();
+    SysError(env, e, why, syscall).ThrowAsJavaScriptException();
+    return false;
+  }
+
+  // The packet socket, bound to the interface; on failure throws and leaves fd_ -1.
+  bool OpenSocket(Napi::Env env, uint32_t bufferSize) {
     // Checked first so a missing interface is reported as such even without privileges.
     ifindex_ = if_nametoindex(name_.c_str());
-    if (ifindex_ == 0) {
-      SysError(env, ENODEV, "no interface " + name_, "if_nametoindex").ThrowAsJavaScriptException();
-      return false;
-    }
-    char errbuf[PCAP_ERRBUF_SIZE];
-    errbuf[0] = '\0';
-    pcap_t* p = pcap_create(name_.c_str(), errbuf);
-    if (!p) {
-      SysError(env, ENOMEM, "pcap_create " + name_ + ": " + OneLine(errbuf), "pcap_create")
-          .ThrowAsJavaScriptException();
-      return false;
-    }
-    p_ = p;
-    if (pcap_set_snaplen(p, static_cast<int>(snaplen_)) != 0 || pcap_set_promisc(p, promisc_ ? 1 : 0) != 0 ||
-        pcap_set_immediate_mode(p, 1) != 0 || pcap_set_buffer_size(p, static_cast<int>(bufferSize)) != 0) {
-      ClosePcap();
-      SysError(env, EINVAL, "cannot configure the capture on " + name_, "pcap_set").ThrowAsJavaScriptException();
-      return false;
-    }
-    int r = pcap_activate(p);
-    if (r < 0) {
-      std::string detail = OneLine(pcap_geterr(p));
-      int e = EIO;
-      std::string why;
-      switch (r) {
-        case PCAP_ERROR_NO_SUCH_DEVICE:
-          e = ENODEV;
-          why = "no interface " + name_;
-          break;
-        case PCAP_ERROR_PERM_DENIED:
-          e = EPERM;
-          why = "capturing on " + name_ + kCapHint;
-          break;
-        case PCAP_ERROR_PROMISC_PERM_DENIED:
-          e = EPERM;
-          why = "promiscuous mode on " + name_ + kCapHint;
-          break;
-        case PCAP_ERROR_IFACE_NOT_UP:
-          e = ENETDOWN;
-          why = name_ + " is down (ip link set " + name_ + " up)";
-          break;
-        default:
-          why = "cannot capture on " + name_ + ": " + (detail.empty() ? pcap_statustostr(r) : detail);
-      }
-      ClosePcap();
-      SysError(env, e, why, "pcap_activate").ThrowAsJavaScriptException();
-      return false;
-    }
-    if (r == PCAP_WARNING_PROMISC_NOTSUP) warning_ = name_ + " does not support promiscuous mode";
-    else if (r > 0) warning_ = OneLine(pcap_geterr(p));
-    int dlt = pcap_datalink(p);
-    if (dlt != DLT_EN10MB) {
-      const char* dn = pcap_datalink_val_to_name(dlt);
-      ClosePcap();
-      SysError(env, EPROTONOSUPPORT,
-               name_ + " is not an Ethernet interface (link type " + (dn ? dn : std::to_string(dlt)) + ")",
-               "pcap_datalink")
-          .ThrowAsJavaScriptException();
-      return false;
-    }
-    // Incoming only, so frames we inject (and the host's own transmissions)
-    // are not captured. Where unsupported, JS filters by our source MAC.
-    directionIn_ = pcap_setdirection(p, PCAP_D_IN) == 0;
-    if (pcap_setnonblock(p, 1, errbuf) != 0) {
-      std::string detail = OneLine(errbuf);
-      ClosePcap();
-      SysError(env, EIO, "cannot make the capture on " + name_ + " non-blocking: " + detail, "pcap_setnonblock")
-          .ThrowAsJavaScriptException();
-      return false;
-    }
-    fd_ = pcap_get_selectable_fd(p);
+    if (ifindex_ == 0) return OpenFailed(env, ENODEV, "no interface " + name_, "if_nametoindex");
+    // Protocol 0: nothing is received until bind() names the interface.
+    fd_ = ::socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd_ < 0) {
-      ClosePcap();
-      SysError(env, EOPNOTSUPP, "the capture on " + name_ + " has no selectable fd", "pcap_get_selectable_fd")
-          .ThrowAsJavaScriptException();
-      return false;
+      int e = errno;
+      if (e == EPERM || e == EACCES) return OpenFailed(env, EPERM, "capturing on " + name_ + kCapHint, "socket");
+      return OpenFailed(env, e, "cannot capture on " + name_ + ": " + strerror(e), "socket");
     }
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    memcpy(ifr.ifr_name, name_.data(), name_.size());  // size < IFNAMSIZ checked
+    if (ioctl(fd_, SIOCGIFFLAGS, &ifr) != 0) {
+      int e = errno;
+      return OpenFailed(env, e == ENODEV ? ENODEV : e, e == ENODEV ? "no interface " + name_ : "cannot capture on " + name_ + ": " + strerror(e), "ioctl");
+    }
+    if (!(ifr.ifr_flags & IFF_UP)) return OpenFailed(env, ENETDOWN, name_ + " is down (ip link set " + name_ + " up)", "ioctl");
+    memset(&ifr, 0, sizeof ifr);
+    memcpy(ifr.ifr_name, name_.data(), name_.size());
+    if (ioctl(fd_, SIOCGIFHWADDR, &ifr) != 0) {
+      int e = errno;
+      return OpenFailed(env, e, "cannot capture on " + name_ + ": " + strerror(e), "ioctl");
+    }
+    unsigned type = ifr.ifr_hwaddr.sa_family;
+    // Loopback frames carry (all-zero) Ethernet headers, as libpcap treats them.
+    if (type != ARPHRD_ETHER && type != ARPHRD_LOOPBACK)
+      return OpenFailed(env, EPROTONOSUPPORT, name_ + " is not an Ethernet interface (link type " + LinkTypeName(type) + ")",
+                        "ioctl");
+    int one = 1;
+    if (setsockopt(fd_, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof one) != 0 ||
+        setsockopt(fd_, SOL_PACKET, PACKET_AUXDATA, &one, sizeof one) != 0) {
+      int e = errno;
+      return OpenFailed(env, e, "cannot configure the capture on " + name_ + ": " + strerror(e), "setsockopt");
+    }
+    // Incoming only, so frames we send (and the host's own transmissions)
+    // are not received; where the kernel lacks it (before Linux 4.20), the
+    // receive loop skips them by their packet type.
+    directionIn_ = setsockopt(fd_, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one) == 0;
+    int bytes = static_cast<int>(bufferSize);
+    // FORCE needs CAP_NET_ADMIN; without it the kernel caps SO_RCVBUF at net.core.rmem_max.
+    if (setsockopt(fd_, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof bytes) != 0)
+      setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
+    if (setsockopt(fd_, SOL_SOCKET, SO_SNDBUFFORCE, &bytes, sizeof bytes) != 0)
+      setsockopt(fd_, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes);
+    struct sockaddr_ll sll;
+    memset(&sll, 0, sizeof sll);
+    sll.sll_family = AF_PACKET;
+    sll.sll_protocol = htons(ETH_P_ALL);
+    sll.sll_ifindex = static_cast<int>(ifindex_);
+    if (bind(fd_, reinterpret_cast<struct sockaddr*>(&sll), sizeof sll) != 0) {
+      int e = errno;
+      if (e == ENODEV || e == ENXIO) return OpenFailed(env, ENODEV, "no interface " + name_, "bind");
+      if (e == ENETDOWN) return OpenFailed(env, ENETDOWN, name_ + " is down (ip link set " + name_ + " up)", "bind");
+      return OpenFailed(env, e, "cannot capture on " + name_ + ": " + strerror(e), "bind");
+    }
+    if (promisc_) {
+      struct packet_mreq mr;
+      memset(&mr, 0, sizeof mr);
+      mr.mr_ifindex = static_cast<int>(ifindex_);
+      mr.mr_type = PACKET_MR_PROMISC;  // undone by the kernel when the socket closes
+      if (setsockopt(fd_, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mr, sizeof mr) != 0)
+        warning_ = name_ + " does not support promiscuous mode (" + strerror(errno) + ")";
+    }
+    ifDropsBase_ = ReadRxDropped(name_);
     return true;
   }
 
-  void ClosePcap() {
-    if (p_) {
-      pcap_close(p_);  // closes fd_ too
-      p_ = nullptr;
+  void CloseSocket() {
+    if (fd_ >= 0) {
+      ReadKernelDrops();
+      ::close(fd_);
+      fd_ = -1;
     }
-    fd_ = -1;
+  }
+
+  // PACKET_STATISTICS counts since the last read (reading resets it).
+  void ReadKernelDrops() {
+    struct tpacket_stats st;
+    socklen_t sl = sizeof st;
+    if (fd_ >= 0 && getsockopt(fd_, SOL_PACKET, PACKET_STATISTICS, &st, &sl) == 0) kernelDrops_ += st.tp_drops;
+  }
+
+  // The interface's rx_dropped since open (0 if the counter went back: a new device).
+  void ReadIfDrops() {
+    uint64_t now = ReadRxDropped(name_);
+    ifDrops_ = now >= ifDropsBase_ ? now - ifDropsBase_ : 0;
   }
 
   static void EnvCleanup(void* arg) {
@@ -252,13 +319,14 @@ class Pcap : public Napi::ObjectWrap<Pcap> {
   void Pin() { rx_.Pin(this); }
   void Unpin() { rx_.Unpin(this); }
 
-  // Stop polling and close the capture. fromJs: may touch JS references.
+  // Stop polling and close the socket. fromJs: may touch JS references.
   void Shutdown(bool fromJs) {
     CloseHandle(poll_);
     CloseHandle(timer_);
     polling_ = false;
     down_ = false;
-    ClosePcap();  // after uv_close, which removed the fd from epoll
+    if (fd_ >= 0) ReadIfDrops();
+    CloseSocket();  // after uv_close, which removed the fd from epoll
     if (hooked_) {
       napi_remove_env_cleanup_hook(Env(), EnvCleanup, this);
       hooked_ = false;
@@ -273,7 +341,7 @@ class Pcap : public Napi::ObjectWrap<Pcap> {
   Napi::Value Start(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!RxBatch::CheckStartArgs(info)) return env.Undefined();
-    if (!p_ || !poll_) {
+    if (fd_ < 0 || !poll_) {
       SysError(env, EBADF, "capture is closed", "start").ThrowAsJavaScriptException();
       return env.Undefined();
     }
@@ -319,10 +387,11 @@ class Pcap : public Napi::ObjectWrap<Pcap> {
   }
 
   // The interface went down (ENETDOWN on the socket). The packet socket
-  // stops capturing and resumes by itself when the interface comes back up;
+  // stops receiving and resumes by itself when the interface comes back up;
   // meanwhile look every kDownCheckMs: up again -> poll again (frames that
-  // arrived since wait in the ring); deleted or replaced -> fail.
+  // arrived since wait in the socket); deleted or replaced -> fail.
   void EnterDown() {
+    if (poll_ && polling_) uv_poll_stop(poll_);
     down_ = true;
     downs_++;
     if (!timer_ || uv_timer_start(timer_, OnTimer, kDownCheckMs, kDownCheckMs) != 0)
@@ -330,7 +399,7 @@ class Pcap : public Napi::ObjectWrap<Pcap> {
   }
 
   void CheckDown() {
-    if (!p_ || !down_) {
+    if (fd_ < 0 || !down_) {
       if (timer_) uv_timer_stop(timer_);
       return;
     }
@@ -356,26 +425,100 @@ class Pcap : public Napi::ObjectWrap<Pcap> {
     }
   }
 
-  // pcap_dispatch callback: copies one frame into the shared buffer.
-  static void Collect(u_char* user, const struct pcap_pkthdr* h, const u_char* bytes) {
-    Pcap* t = reinterpret_cast<Pcap*>(user);
-    if (!h || !bytes || !t->rxBase_) return;
-    const size_t cap = h->caplen;
-    if (cap < h->len || cap > t->snaplen_) {  // cut at snaplen (or a bogus header): never deliver a partial frame
-      t->rx_.truncated++;
+  // Room for one frame of n bytes at the end of the batch, or nullptr.
+  uint8_t* Reserve(size_t n) {
+    if (rxCount_ >= slots_ || capacity_ - rxOff_ < n) {  // cannot happen (see capacity_); kept as a guard
+      overflow_++;
+      return nullptr;
+    }
+    uint8_t* p = rxBase_ + rxOff_;
+    rxLens_p_[rxCount_++] = static_cast<uint32_t>(n);
+    rxOff_ += n;
+    return p;
+  }
+
+  // One received frame f[0..len) with its virtio-net header and the VLAN
+  // tag the NIC removed (tagLen 0 or 4): finished or split into the batch.
+  void TakeFrame(uint8_t* f, size_t len, const VnetHdr& vh, const uint8_t* tag, size_t tagLen) {
+    if (len < kEthHeader) {
+      rx_.runts++;
       return;
     }
-    if (cap < kEthHeader) {
-      t->rx_.runts++;
+    if (vh.gsoType != kGsoNone) {
+      uint32_t pieces = 0;
+      SplitResult r = SplitGso(f, len, vh, tag, tagLen, snaplen_, [this](size_t n) { return Reserve(n); }, &pieces);
+      if (r == SplitResult::Ok) {
+        split_++;
+        pieces_ += pieces;
+      } else if (r == SplitResult::TooLong) {
+        rx_.truncated++;
+      } else if (r == SplitResult::Unsupported) {
+        unsplit_++;
+      }
       return;
     }
-    if (t->rxCount_ >= t->batch_ || t->capacity_ - t->rxOff_ < cap) {  // cannot happen (cnt <= free slots); kept as a guard
-      t->overflow_++;
+    if (vh.flags & kVnetNeedsCsum) {
+      if (!FinishChecksum(f, len, vh.csumStart, vh.csumOffset)) {
+        unsplit_++;
+        return;
+      }
+      csumFinished_++;
+    }
+    if (len + tagLen > snaplen_) {  // never deliver a partial frame
+      rx_.truncated++;
       return;
     }
-    memcpy(t->rxBase_ + t->rxOff_, bytes, cap);
-    t->rxLens_p_[t->rxCount_++] = static_cast<uint32_t>(cap);
-    t->rxOff_ += cap;
+    uint8_t* o = Reserve(len + tagLen);
+    if (!o) return;
+    memcpy(o, f, 12);
+    if (tagLen) memcpy(o + 12, tag, tagLen);
+    memcpy(o + 12 + tagLen, f + 12, len - 12);
+  }
+
+  // Receives one message into scratch_ and takes it. Returns 0, or the
+  // errno that ended the batch (EAGAIN: nothing more now).
+  int ReceiveOne() {
+    uint8_t vnet[kVnetHdrLen];
+    struct iovec iov[2] = {{vnet, sizeof vnet}, {scratch_.get(), kScratch}};
+    struct sockaddr_ll from;
+    alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(struct tpacket_auxdata))];
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_name = &from;
+    msg.msg_namelen = sizeof from;
+    msg.msg_iov = iov;
+    msg.msg_iovlen = 2;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    ssize_t r = recvmsg(fd_, &msg, MSG_DONTWAIT | MSG_TRUNC);
+    if (r < 0) return errno;
+    if (from.sll_pkttype == PACKET_OUTGOING) return 0;
+    if (static_cast<size_t>(r) < kVnetHdrLen) {
+      rx_.runts++;
+      return 0;
+    }
+    size_t len = static_cast<size_t>(r) - kVnetHdrLen;
+    if ((msg.msg_flags & MSG_TRUNC) || len > kScratch) {
+      rx_.truncated++;
+      return 0;
+    }
+    uint8_t tag[kVlanTag];
+    size_t tagLen = 0;
+    for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level != SOL_PACKET || c->cmsg_type != PACKET_AUXDATA ||
+          c->cmsg_len < CMSG_LEN(sizeof(struct tpacket_auxdata)))
+        continue;
+      struct tpacket_auxdata aux;
+      memcpy(&aux, CMSG_DATA(c), sizeof aux);
+      if (aux.tp_status & TP_STATUS_VLAN_VALID) {
+        uint16_t tpid = (aux.tp_status & TP_STATUS_VLAN_TPID_VALID) ? aux.tp_vlan_tpid : ETH_P_8021Q;
+        Put16(tag, tpid);
+        Put16(tag + 2, aux.tp_vlan_tci);
+        tagLen = kVlanTag;
+      }
+    }
+    TakeFrame(scratch_.get(), len, ParseVnetHdr(vnet), tag, tagLen);
+    return 0;
   }
 
   void HandlePoll(int status) {
@@ -385,46 +528,36 @@ class Pcap : public Napi::ObjectWrap<Pcap> {
     if (status < 0) {
       // libuv stopped the poll (POLLERR). A packet socket reports ENETDOWN
       // (reading SO_ERROR clears it) when its interface goes down, and
-      // resumes when it comes back up: wait for that while the same
-      // interface exists, fail otherwise.
+      // resumes when it comes back up.
       int soerr = 0;
       socklen_t sl = sizeof soerr;
       if (fd_ >= 0 && getsockopt(fd_, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0) soerr = errno;
-      if (soerr == ENETDOWN && if_nametoindex(name_.c_str()) == ifindex_ && polling_) {
-        EnterDown();
-        return;
-      }
-      if (soerr == ENETDOWN || soerr == ENODEV || soerr == ENXIO || if_nametoindex(name_.c_str()) != ifindex_)
-        Fail(ErrnoName(soerr ? soerr : ENODEV), name_ + ": interface went away");
-      else
-        Fail(soerr ? ErrnoName(soerr) : uv_err_name(status),
-             name_ + ": capture failed (" + (soerr ? strerror(soerr) : uv_strerror(status)) + ")");
+      SocketError(soerr, uv_strerror(status), uv_err_name(status));
       return;
     }
-    if (!p_) return;
-    if (!rx_.Get(capacity_, batch_, &rxBase_, &rxLens_p_)) {
+    if (fd_ < 0) return;
+    if (!rx_.Get(capacity_, slots_, &rxBase_, &rxLens_p_)) {
       Fail("EINVAL", name_ + ": rx buffer was detached or resized");
       return;
     }
     rxOff_ = 0;
     rxCount_ = 0;
-    // At most batch_ frames are processed per wakeup (delivered or dropped as
-    // truncated/runt), so the shared buffer (batch_ * snaplen_ bytes) always
-    // has room; the poll is level-triggered, so the rest comes next wakeup.
-    uint32_t processed = 0;
-    std::string err;
-    int errCode = 0;
-    while (processed < batch_) {
-      int r = pcap_dispatch(p_, static_cast<int>(batch_ - processed), Collect, reinterpret_cast<u_char*>(this));
-      if (r < 0) {
-        if (r != PCAP_ERROR_BREAK) {
-          errCode = r;
-          err = OneLine(pcap_geterr(p_));
-        }
-        break;
+    // Frames are taken while fewer than batch_ are in (each recvmsg adds one,
+    // or the pieces of one GSO frame, which capacity_ has room for), and at
+    // most batch_ messages are read per wakeup; the poll is level-triggered,
+    // so the rest comes next wakeup.
+    int err = 0;
+    for (uint32_t msgs = 0; msgs < batch_ && rxCount_ < batch_; msgs++) {
+      int e = ReceiveOne();
+      if (e == 0 || e == EINTR) continue;
+      // EINVAL: the kernel could not describe the frame's offload (a GSO
+      // type without a virtio-net equivalent) and dropped it.
+      if (e == EINVAL) {
+        unsplit_++;
+        continue;
       }
-      if (r == 0) break;
-      processed += static_cast<uint32_t>(r);
+      if (e != EAGAIN && e != EWOULDBLOCK) err = e;
+      break;
     }
     uint32_t n = rxCount_;
     rxBase_ = nullptr;
@@ -433,17 +566,23 @@ class Pcap : public Napi::ObjectWrap<Pcap> {
       Quiesce();
       return;
     }
-    if (errCode && p_ && polling_) {
-      if (if_nametoindex(name_.c_str()) != ifindex_) {
-        Fail("ENODEV", name_ + ": interface went away");
-        return;
-      }
-      const char* code = errCode == PCAP_ERROR_IFACE_NOT_UP ? "ENETDOWN" : "EIO";
-      Fail(code, name_ + ": capture failed (" + (err.empty() ? pcap_statustostr(errCode) : err) + ")");
-    }
+    if (err && fd_ >= 0 && polling_) SocketError(err, strerror(err), ErrnoName(err));
   }
 
-  // Stop polling (the capture stays open until close()) and report to JS.
+  // The socket reported `soerr` (0: only libuv's status, `what`/`code`):
+  // interface down and still there -> wait for it; gone -> fail.
+  void SocketError(int soerr, const char* what, const char* code) {
+    if (soerr == ENETDOWN && if_nametoindex(name_.c_str()) == ifindex_ && polling_) {
+      EnterDown();
+      return;
+    }
+    if (soerr == ENETDOWN || soerr == ENODEV || soerr == ENXIO || if_nametoindex(name_.c_str()) != ifindex_)
+      Fail(ErrnoName(soerr ? soerr : ENODEV), name_ + ": interface went away");
+    else
+      Fail(soerr ? ErrnoName(soerr) : code, name_ + ": capture failed (" + (soerr ? strerror(soerr) : what) + ")");
+  }
+
+  // Stop polling (the socket stays open until close()) and report to JS.
   void Fail(const std::string& code, const std::string& message) {
     Napi::Env env = Env();
     if (poll_ && polling_) uv_poll_stop(poll_);
@@ -455,17 +594,20 @@ class Pcap : public Napi::ObjectWrap<Pcap> {
   }
 
   // Returns 0 when sent, else an errno (EINVAL/EMSGSIZE for bad lengths).
+  // Frames go out behind an empty virtio-net header (no offload asked).
   int WriteOne(const uint8_t* p, size_t len) {
-    if (!p_) return EBADF;
+    if (fd_ < 0) return EBADF;
     if (len < kEthHeader || !p) return EINVAL;
     if (len > kMaxFrameLen) return EMSGSIZE;
-    errno = 0;
-    int r = pcap_inject(p_, p, len);
-    if (r < 0) {
-      int e = errno;  // pcap_inject on Linux is send(2) on the capture socket
-      return e ? e : EIO;
-    }
-    if (static_cast<size_t>(r) != len) return EIO;
+    uint8_t vnet[kVnetHdrLen] = {};
+    struct iovec iov[2] = {{vnet, sizeof vnet}, {const_cast<uint8_t*>(p), len}};
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = iov;
+    msg.msg_iovlen = 2;
+    ssize_t r = sendmsg(fd_, &msg, MSG_DONTWAIT);
+    if (r < 0) return errno ? errno : EIO;
+    if (static_cast<size_t>(r) != len + kVnetHdrLen) return EIO;
     return 0;
   }
 
@@ -479,8 +621,9 @@ class Pcap : public Napi::ObjectWrap<Pcap> {
     return WriteFrames(info, &lastWriteErrno_, [this](const uint8_t* p, size_t len) { return WriteOne(p, len); });
   }
 
-  // setFilter(expression: string): a kernel BPF filter ("" = none). Throws
-  // "EINVAL: bad filter ..." if libpcap cannot compile it.
+  // setFilter(expression: string): a kernel BPF filter in pcap syntax,
+  // compiled by libpcap ("" = every frame). Throws "EINVAL: bad filter ..."
+  // if libpcap cannot compile it.
   Napi::Value SetFilter(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (info.Length() < 1 || !info[0].IsString()) {
@@ -494,22 +637,32 @@ class Pcap : public Napi::ObjectWrap<Pcap> {
           .ThrowAsJavaScriptException();
       return env.Undefined();
     }
-    if (!p_) {
+    if (fd_ < 0) {
       SysError(env, EBADF, "capture is closed", "setFilter").ThrowAsJavaScriptException();
       return env.Undefined();
     }
+    pcap_t* dead = pcap_open_dead(DLT_EN10MB, kFilterAccept);
+    if (!dead) {
+      SysError(env, ENOMEM, "cannot compile a filter (pcap_open_dead)", "pcap_open_dead").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
     struct bpf_program prog;
-    if (pcap_compile(p_, &prog, expr.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
-      SysError(env, EINVAL, "bad filter \"" + expr.substr(0, 80) + "\": " + OneLine(pcap_geterr(p_)), "pcap_compile")
+    if (pcap_compile(dead, &prog, expr.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
+      std::string why = OneLine(pcap_geterr(dead));
+      pcap_close(dead);
+      SysError(env, EINVAL, "bad filter \"" + expr.substr(0, 80) + "\": " + why, "pcap_compile")
           .ThrowAsJavaScriptException();
       return env.Undefined();
     }
-    int r = pcap_setfilter(p_, &prog);
+    pcap_close(dead);
+    struct sock_fprog fp;
+    fp.len = static_cast<unsigned short>(prog.bf_len);
+    fp.filter = reinterpret_cast<struct sock_filter*>(prog.bf_insns);  // the same layout (linux/filter.h)
+    int r = setsockopt(fd_, SOL_SOCKET, SO_ATTACH_FILTER, &fp, sizeof fp);
+    int e = errno;
     pcap_freecode(&prog);
-    if (r != 0) {
-      SysError(env, EIO, "cannot set filter on " + name_ + ": " + OneLine(pcap_geterr(p_)), "pcap_setfilter")
-          .ThrowAsJavaScriptException();
-    }
+    if (r != 0)
+      SysError(env, e, "cannot set filter on " + name_ + ": " + strerror(e), "setsockopt").ThrowAsJavaScriptException();
     return env.Undefined();
   }
 
@@ -532,18 +685,20 @@ class Pcap : public Napi::ObjectWrap<Pcap> {
   Napi::Value Counters(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Napi::Object o = rx_.Counters(env);
-    o.Set("overflow", Napi::Number::New(env, static_cast<double>(overflow_)));
-    o.Set("downs", Napi::Number::New(env, static_cast<double>(downs_)));
-    // Kernel-side drops (ring full), from pcap_stats; kept after close.
-    if (p_) {
-      struct pcap_stat ps;
-      if (pcap_stats(p_, &ps) == 0) {
-        kernelDrops_ = ps.ps_drop;
-        ifDrops_ = ps.ps_ifdrop;
-      }
+    auto set = [&](const char* key, uint64_t v) { o.Set(key, Napi::Number::New(env, static_cast<double>(v))); };
+    set("overflow", overflow_);
+    set("downs", downs_);
+    set("csumFinished", csumFinished_);
+    set("split", split_);
+    set("pieces", pieces_);
+    set("unsplit", unsplit_);
+    // Kernel-side drops (socket buffer full) and the interface's own; kept after close.
+    if (fd_ >= 0) {
+      ReadKernelDrops();
+      ReadIfDrops();
     }
-    o.Set("kernelDrops", Napi::Number::New(env, static_cast<double>(kernelDrops_)));
-    o.Set("ifDrops", Napi::Number::New(env, static_cast<double>(ifDrops_)));
+    set("kernelDrops", kernelDrops_);
+    set("ifDrops", ifDrops_);
     return o;
   }
 
@@ -557,7 +712,7 @@ class Pcap : public Napi::ObjectWrap<Pcap> {
     if (warning_.empty()) return info.Env().Null();
     return Napi::String::New(info.Env(), warning_);
   }
-  Napi::Value GetClosed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), p_ == nullptr); }
+  Napi::Value GetClosed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), fd_ < 0); }
   Napi::Value GetPolling(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), polling_); }
   Napi::Value GetDown(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), down_); }
   Napi::Value GetRxBuffer(const Napi::CallbackInfo& info) { return rx_.buf.Value(); }
@@ -566,29 +721,31 @@ class Pcap : public Napi::ObjectWrap<Pcap> {
     return Napi::Number::New(info.Env(), lastWriteErrno_);
   }
 
-  pcap_t* p_ = nullptr;
   int fd_ = -1;
   unsigned ifindex_ = 0;
   std::string name_;
   std::string warning_;
   uint32_t snaplen_ = kDefaultSnaplen;
   uint32_t batch_ = kDefaultBatch;
+  uint32_t slots_ = kDefaultBatch + kMaxSplit;  // entries of the lengths array
   bool promisc_ = true;
   bool directionIn_ = false;
   size_t capacity_ = 0;
+  std::unique_ptr<uint8_t[]> scratch_;  // kScratch bytes: the message being received
   uv_poll_t* poll_ = nullptr;
   uv_timer_t* timer_ = nullptr;  // runs only while the interface is down (ref'd like poll_)
   bool polling_ = false;         // JS wants frames (start() without stop())
   bool down_ = false;            // interface down: poll stopped, timer watching
   bool hooked_ = false;
   int lastWriteErrno_ = 0;
-  // Valid only during HandlePoll's pcap_dispatch calls (used by Collect).
+  // Valid only during HandlePoll (used by Reserve).
   uint8_t* rxBase_ = nullptr;
   uint32_t* rxLens_p_ = nullptr;
   size_t rxOff_ = 0;
   uint32_t rxCount_ = 0;
   uint64_t overflow_ = 0, downs_ = 0;
-  uint64_t kernelDrops_ = 0, ifDrops_ = 0;
+  uint64_t csumFinished_ = 0, split_ = 0, pieces_ = 0, unsplit_ = 0;
+  uint64_t kernelDrops_ = 0, ifDrops_ = 0, ifDropsBase_ = 0;
   RxBatch rx_;  // shared rx buffer, JS callbacks, batches/frames/truncated/runts
 };
 
@@ -657,6 +814,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   c.Set("MAX_KERNEL_BUFFER", Napi::Number::New(env, kMaxKernelBuffer));
   c.Set("DEFAULT_KERNEL_BUFFER", Napi::Number::New(env, kDefaultKernelBuffer));
   c.Set("MAX_FILTER_LEN", Napi::Number::New(env, static_cast<double>(kMaxFilterLen)));
+  c.Set("MAX_SPLIT", Napi::Number::New(env, kMaxSplit));
   exports.Set("constants", c);
   return exports;
 }

@@ -155,7 +155,7 @@ export function tapAddonUnavailable(): string | null {
 }
 
 /** Version of the JS <-> C++ contract of native/pcap.cc; must equal its constants.ABI. */
-export const PCAP_ADDON_ABI = 1;
+export const PCAP_ADDON_ABI = 2;
 
 /** Where the libpcap addon is expected (built only where libpcap-dev is installed). */
 export const PCAP_ADDON_PATH = fileURLToPath(new URL('../../native/build/Release/pcap.node', import.meta.url));

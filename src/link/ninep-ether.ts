@@ -1,41 +1,57 @@
 /**
  * A Link whose network card is an ether directory of another /net, reached
  * over 9P — what 9front's `bind ether <dir>` does with an imported ether
- * (style.md §4.9). It opens a slot with `connect -1` (every type) and
- * `bridge` (frames keep our source MAC, and the card learns our MAC from
- * them, so unicast for us comes to this slot without promiscuous mode),
- * keeps READS_IN_FLIGHT reads
- * outstanding on `data` (each returns one frame) and passes on frames for
- * our MAC and group addresses. Sends do not wait: at most WRITES_IN_FLIGHT
- * frames are outstanding, further ones are dropped and counted.
+ * (style.md §4.9). An attachment (lower-ether.ts) holds the card as a 9net
+ * bridge, with our own MAC, or as Plan 9's ethermedium holds a card, with
+ * the card's MAC; this link passes on the frames for that MAC and group
+ * addresses. Sends do not wait: at most WRITES_IN_FLIGHT frames are
+ * outstanding, further ones are dropped and counted.
  *
- * When the lower server goes away the link stops: sends are dropped,
- * nothing more is delivered, and `onError` is told once.
+ * When the lower server goes away, sends are dropped and nothing is
+ * delivered while the link dials again, as the over backend redials
+ * (backend/over/lower.ts): after REDIAL_MIN_MS, doubling to REDIAL_MAX_MS,
+ * each attempt given ATTACH_TIMEOUT_MS, all on the injected Clock. A new
+ * attachment must give us the same MAC (a Plan 9 card's own); otherwise it
+ * is let go and tried again later, since our interface keeps its MAC.
  */
-import { setMaxListeners } from 'node:events';
-import type { Client, File } from '../ninep/client.js';
-import { ORDWR } from '../ninep/types.js';
+import type { Client } from '../ninep/client.js';
+import type { Clock, TimerHandle } from '../lib/clock.js';
 import type { Rng } from '../lib/rng.js';
 import { CryptoRng } from '../lib/rng.js';
 import { DEFAULT_MTU, ETH_HEADER_LEN, newLinkStats } from './link.js';
 import type { Disposable, FrameHandler, Link, LinkStats } from './link.js';
-import { randomMac } from './mac.js';
+import { ETHER_MIN, LowerEther } from './lower-ether.js';
+import type { LowerMode } from './lower-ether.js';
+import { formatMac, randomMac } from './mac.js';
 
-/** Treads kept outstanding on the lower data file. */
-const READS_IN_FLIGHT = 16;
 /** Twrites of frames outstanding before further frames are dropped. */
 const WRITES_IN_FLIGHT = 256;
-/** Plan 9's smallest ether write. */
-const ETHER_MIN = 60;
+/** Re-attach backoff: the first wait, and the most it doubles to. */
+export const REDIAL_MIN_MS = 250;
+export const REDIAL_MAX_MS = 10_000;
+/** Longest one dial and attach may take before it is given up. */
+export const ATTACH_TIMEOUT_MS = 20_000;
 
 export interface NinePEtherOptions {
+  /** A new connection to the lower server (called again to re-attach). */
+  dial: () => Promise<Client>;
+  clock: Clock;
   /** The ether directory on the lower server (default /ether0, as its tree is /net). */
   path?: string;
+  /** Our MAC on a 9net card (default random from `rng`); a Plan 9 card's is its own. */
   mac?: Uint8Array;
   rng?: Rng;
   /** IP MTU of the lower card (default 1500). */
   mtu?: number;
-  onError?: (e: Error) => void;
+  /** One line per loss and re-attach. */
+  log?: (line: string) => void;
+  /** Name of the lower card in log lines (default the path). */
+  where?: string;
+}
+
+function sameMac(a: Uint8Array, b: Uint8Array): boolean {
+  for (let i = 0; i < 6; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 export class NinePEtherLink implements Link {
@@ -45,76 +61,138 @@ export class NinePEtherLink implements Link {
   private rx: FrameHandler | null = null;
   private closed = false;
   private writes = 0;
-  private readonly abort = new AbortController();
+  private lower: LowerEther | null;
+  private backoff = REDIAL_MIN_MS;
+  private timer: TimerHandle | null = null;
+  private attaches = 0;
 
-  private constructor(
-    client: Client,
-    private readonly ctl: File,
-    private readonly data: File,
-    /** The lower slot's directory, e.g. /ether0/3. */
-    readonly dir: string,
-    opts: NinePEtherOptions,
-  ) {
+  private constructor(lower: LowerEther, private readonly opts: NinePEtherOptions) {
     this.mtu = opts.mtu ?? DEFAULT_MTU;
-    this.mac = opts.mac ?? randomMac(opts.rng ?? new CryptoRng());
-    // Every outstanding read listens on the one abort signal.
-    setMaxListeners(READS_IN_FLIGHT + 1, this.abort.signal);
-    client.onClose((why) => this.fail(new Error(`lower ether: ${why}`), opts.onError));
-    for (let i = 0; i < READS_IN_FLIGHT; i++) void this.pump(opts.onError);
+    this.mac = Uint8Array.from(lower.mac);
+    this.lower = lower;
+    this.use(lower);
   }
 
-  /** Open a slot on the lower ether directory and start receiving. */
-  static async open(client: Client, opts: NinePEtherOptions = {}): Promise<NinePEtherLink> {
-    const path = (opts.path ?? '/ether0').replace(/\/+$/, '');
-    const ctl = await client.open(`${path}/clone`, ORDWR);
+  /** Attach to the lower ether directory and start receiving; throws the dial's or the lower server's error. */
+  static async open(opts: NinePEtherOptions): Promise<NinePEtherLink> {
+    const ours = opts.mac ?? randomMac(opts.rng ?? new CryptoRng());
+    const lower = await NinePEtherLink.attach(opts, ours);
+    return new NinePEtherLink(lower, opts);
+  }
+
+  private static async attach(opts: NinePEtherOptions, ours: Uint8Array): Promise<LowerEther> {
+    const client = await opts.dial();
     try {
-      const n = (await ctl.read(64, undefined, 0n)).toString().trim();
-      for (const msg of ['connect -1', 'bridge']) await ctl.write(msg);
-      const data = await client.open(`${path}/${n}/data`, ORDWR);
-      return new NinePEtherLink(client, ctl, data, `${path}/${n}`, opts);
+      return await LowerEther.open(client, (opts.path ?? '/ether0').replace(/\/+$/, ''), ours, opts.mtu ?? DEFAULT_MTU);
     } catch (e) {
-      await ctl.close().catch(() => {});
+      client.close();
       throw e;
     }
+  }
+
+  /** Times the link re-attached after losing its lower server. */
+  get reattaches(): number {
+    return this.attaches;
+  }
+
+  /** How the lower card is held now (null while re-attaching). */
+  get mode(): LowerMode | null {
+    return this.lower?.mode ?? null;
+  }
+
+  /** The lower slot directories, e.g. ['/ether0/3'] (empty while re-attaching). */
+  get dirs(): readonly string[] {
+    return this.lower?.dirs ?? [];
   }
 
   get stats(): Readonly<LinkStats> {
     return this.s;
   }
 
-  private forUs(f: Uint8Array): boolean {
-    if ((f[0]! & 1) === 1) return true;
-    for (let i = 0; i < 6; i++) if (f[i] !== this.mac[i]) return false;
-    return true;
+  private get where(): string {
+    return this.opts.where ?? this.opts.path ?? '/ether0';
   }
 
-  private async pump(onError?: (e: Error) => void): Promise<void> {
-    while (!this.closed) {
-      let f: Buffer;
-      try {
-        f = await this.data.read(this.mtu + ETH_HEADER_LEN, this.abort.signal);
-      } catch (e) {
-        this.fail(e as Error, onError);
-        return;
-      }
-      if (this.closed) return;
-      if (f.length < ETH_HEADER_LEN) {
-        this.s.rxErrors++;
-        continue;
-      }
-      if (!this.forUs(f)) continue;
-      if (!this.rx) {
-        this.s.rxDropped++;
-        continue;
-      }
-      this.s.rxFrames++;
-      this.s.rxBytes += f.length;
-      this.rx(f);
+  private use(lower: LowerEther): void {
+    lower.start((f) => this.receive(f), (why) => this.lost(lower, why));
+  }
+
+  private receive(f: Buffer): void {
+    if (f.length < ETH_HEADER_LEN) {
+      this.s.rxErrors++;
+      return;
     }
+    if ((f[0]! & 1) === 0 && !sameMac(f, this.mac)) return;
+    if (!this.rx) {
+      this.s.rxDropped++;
+      return;
+    }
+    this.s.rxFrames++;
+    this.s.rxBytes += f.length;
+    this.rx(f);
+  }
+
+  private lost(lower: LowerEther, why: string): void {
+    if (this.closed || this.lower !== lower) return;
+    this.lower = null;
+    this.opts.log?.(`ether over ${this.where}: lost (${why}); re-attaching`);
+    this.backoff = REDIAL_MIN_MS;
+    this.retry();
+  }
+
+  private retry(): void {
+    if (this.closed) return;
+    const wait = this.backoff;
+    this.backoff = Math.min(this.backoff * 2, REDIAL_MAX_MS);
+    const clock = this.opts.clock;
+    this.timer = clock.at(clock.now() + wait, () => {
+      this.timer = null;
+      void this.reattach();
+    });
+  }
+
+  private async reattach(): Promise<void> {
+    const clock = this.opts.clock;
+    let late = false;
+    const attempt = NinePEtherLink.attach(this.opts, this.mac);
+    const timeout = new Promise<null>((resolve) => {
+      this.timer = clock.at(clock.now() + ATTACH_TIMEOUT_MS, () => {
+        late = true;
+        resolve(null);
+      });
+    });
+    let lower: LowerEther | null;
+    try {
+      lower = await Promise.race([attempt, timeout]);
+    } catch {
+      lower = null;
+    }
+    this.timer?.cancel();
+    this.timer = null;
+    if (late) attempt.then((l) => void l.close(), () => {});
+    if (lower && !this.closed && !sameMac(lower.mac, this.mac)) {
+      this.opts.log?.(`ether over ${this.where}: the card came back with MAC ${formatMac(lower.mac)}, ours is ${formatMac(this.mac)}; trying again later`);
+      void lower.close();
+      lower = null;
+    }
+    if (this.closed) {
+      void lower?.close();
+      return;
+    }
+    if (!lower) {
+      this.retry();
+      return;
+    }
+    this.lower = lower;
+    this.attaches++;
+    this.backoff = REDIAL_MIN_MS;
+    this.use(lower);
+    this.opts.log?.(`ether over ${this.where}: re-attached (${lower.mode})`);
   }
 
   send(frame: Uint8Array): void {
-    if (this.closed || this.writes >= WRITES_IN_FLIGHT) {
+    const lower = this.lower;
+    if (this.closed || lower === null || this.writes >= WRITES_IN_FLIGHT) {
       this.s.txDropped++;
       return;
     }
@@ -131,7 +209,7 @@ export class NinePEtherLink implements Link {
     this.writes++;
     this.s.txFrames++;
     this.s.txBytes += f.length;
-    this.data.write(f).then(
+    lower.write(f).then(
       () => { this.writes--; },
       () => { this.writes--; this.s.txErrors++; },
     );
@@ -147,17 +225,13 @@ export class NinePEtherLink implements Link {
     return { dispose: () => { if (this.rx === rx) this.rx = null; } };
   }
 
-  private fail(e: Error, onError?: (e: Error) => void): void {
+  async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    onError?.(e);
-  }
-
-  async close(): Promise<void> {
-    if (this.closed && this.abort.signal.aborted) return;
-    this.closed = true;
-    this.abort.abort();
-    await this.data.close().catch(() => {});
-    await this.ctl.close().catch(() => {});
+    this.timer?.cancel();
+    this.timer = null;
+    const lower = this.lower;
+    this.lower = null;
+    await lower?.close();
   }
 }

@@ -1,23 +1,24 @@
 /**
- * PcapLink: a Link over an existing interface through libpcap (our addon,
- * native/pcap.cc, linked against the system libpcap). The stack becomes one
- * more station on the interface's segment, with its own MAC: the capture is
- * promiscuous (frames for our MAC arrive although the NIC's own MAC differs),
- * incoming only (PCAP_D_IN: we do not see what we inject, nor what the host
- * transmits), in immediate mode, non-blocking and polled on the event loop.
- * Each wakeup drains up to `batch` frames with pcap_dispatch into one shared
- * buffer and makes ONE call into JS; frames go out with pcap_inject.
+ * PcapLink: a Link over an existing interface through our packet-socket
+ * addon (native/pcap.cc; libpcap compiles its kernel filter). The stack
+ * becomes one more station on the interface's segment, with its own MAC: the
+ * socket is promiscuous (frames for our MAC arrive although the NIC's own
+ * MAC differs), incoming only (we do not see what we send, nor what the host
+ * transmits), non-blocking and polled on the event loop. Each wakeup drains
+ * up to `batch` frames into one shared buffer and makes ONE call into JS.
  *
  * By default a kernel BPF filter keeps only frames for our MAC, broadcast
  * and multicast, so a busy promiscuous interface costs little.
  *
- * Caveats (reported in `warnings` where detectable): with GRO/LRO on, the
- * kernel may merge received TCP segments beyond the MTU before the capture
- * sees them (such frames are dropped or refused by the stack), so turn them
- * off (ethtool -K IFACE gro off lro off). Frames sent by a local kernel with
- * checksum offload (e.g. over a veth) carry unfinished checksums: turn off tx
- * checksumming on that sender (ethtool -K PEER tx off). The host's own IP
- * stack on IFACE is not reachable from us (its frames are outgoing).
+ * Offloads: a frame from a local sender with checksum offload (a veth peer)
+ * has an unfinished TCP/UDP checksum, and with TSO or GRO one frame may be
+ * up to 64 KiB of TCP. The kernel says so per frame (a virtio-net header on
+ * the socket) and the addon does what the NIC would: it finishes the
+ * checksum or cuts the frame into pieces of the sender's segment size
+ * (counters csumFinished, split, pieces; unsplit for kinds it cannot cut,
+ * which count as rxErrors). LRO on a real NIC may still merge frames without
+ * saying so: 9net warns, turn it off (ethtool -K IFACE lro off). The host's
+ * own IP stack on IFACE is not reachable from us (its frames are outgoing).
  *
  * Capturing needs CAP_NET_RAW; without it open() throws
  * "EPERM: capturing on IFACE needs CAP_NET_RAW (...)". The interface must be
@@ -38,13 +39,13 @@ import { loadPcapAddon } from './native.js';
 export interface NativePcapOptions {
   /** Interface name, 1-15 characters. */
   iface: string;
-  /** Capture length, MIN_SNAPLEN..MAX_SNAPLEN (64..65539); default 1518. Longer frames are dropped (counted as truncated). */
+  /** Longest frame delivered, MIN_SNAPLEN..MAX_SNAPLEN (64..65539); default 1518. Longer frames are dropped (counted as truncated). */
   snaplen?: number;
   /** Promiscuous mode (default true). */
   promisc?: boolean;
   /** Max frames per wakeup (one JS call), 1..MAX_BATCH (1024); default 64. batch * snaplen <= MAX_RX_BUFFER (16 MiB). */
   batch?: number;
-  /** Kernel ring size in bytes (pcap_set_buffer_size), 64 KiB..256 MiB; default 4 MiB. */
+  /** Socket receive (and send) buffer in bytes, 64 KiB..256 MiB; default 4 MiB (beyond net.core.rmem_max only with CAP_NET_ADMIN). */
   bufferSize?: number;
 }
 
@@ -52,7 +53,7 @@ export interface NativePcapCounters {
   /** Calls into JS (one per wakeup that captured frames). */
   batches: number;
   frames: number;
-  /** Frames cut at snaplen (dropped, never delivered partially). */
+  /** Frames (or pieces of a split frame) longer than snaplen: dropped, never delivered partially. */
   truncated: number;
   /** Frames shorter than an Ethernet header (dropped). */
   runts: number;
@@ -60,10 +61,18 @@ export interface NativePcapCounters {
   overflow: number;
   /** Times the interface went down (the capture resumes when it is up again; fails if it is deleted). */
   downs: number;
-  /** Frames the kernel dropped because the ring was full (pcap_stats ps_drop). */
+  /** Frames the kernel dropped because the socket's receive buffer was full (PACKET_STATISTICS). */
   kernelDrops: number;
-  /** Drops reported by the interface (pcap_stats ps_ifdrop). */
+  /** Drops reported by the interface since open (its rx_dropped). */
   ifDrops: number;
+  /** Frames whose TCP/UDP checksum the sender's kernel left to the hardware, finished here. */
+  csumFinished: number;
+  /** GSO frames (TSO from a local sender, or merged by GRO) cut into wire-sized pieces. */
+  split: number;
+  /** The pieces they were cut into. */
+  pieces: number;
+  /** Offloaded frames the addon cannot finish or cut (not IPv4 TCP/UDP, bad offsets): dropped. */
+  unsplit: number;
 }
 
 /** An activated capture with its poller. */
@@ -72,32 +81,36 @@ export interface NativePcap {
   readonly name: string;
   readonly snaplen: number;
   readonly batch: number;
-  /** True if the capture is incoming-only (PCAP_D_IN); else our own frames may come back. */
+  /** True if the kernel leaves outgoing frames out (PACKET_IGNORE_OUTGOING); else the addon skips them by packet type. */
   readonly directionIn: boolean;
   readonly promisc: boolean;
-  /** pcap_activate's warning, if any (e.g. promiscuous mode not supported). */
+  /** A condition found at open, if any (promiscuous mode not supported). */
   readonly warning: string | null;
   readonly closed: boolean;
   /** Started and not stopped (JS wants frames). */
   readonly polling: boolean;
   /** The interface went down: capture pauses, and resumes (checked every 200 ms) when it is up again. */
   readonly down: boolean;
-  /** Shared rx buffer: during onBatch(count), frame i is rxLengths[i] bytes right after frame i-1. */
+  /**
+   * Shared rx buffer: during onBatch(count), frame i is rxLengths[i] bytes
+   * right after frame i-1. count < batch + MAX_SPLIT (the last frame of a
+   * wakeup may be cut into up to MAX_SPLIT pieces); rxLengths has that many entries.
+   */
   readonly rxBuffer: ArrayBuffer;
   readonly rxLengths: Uint32Array;
   /** errno of the last failed write/writeBatch frame, 0 if none. */
   readonly lastWriteErrno: number;
-  /** onBatch(count) once per wakeup with up to `batch` frames; onError(code, message) once if the capture fails. */
+  /** onBatch(count) once per wakeup with up to `batch` frames (see rxLengths); onError(code, message) once if the capture fails. */
   start(onBatch: (count: number) => void, onError: (code: string, message: string) => void): void;
-  /** Stop polling; frames queue in the kernel ring (then are dropped and counted). */
+  /** Stop polling; frames queue in the socket's receive buffer (then are dropped and counted). */
   stop(): void;
-  /** pcap_inject one frame; returns 0 or an errno. */
+  /** Send one frame; returns 0 or an errno. */
   write(frame: Uint8Array): number;
   /** Inject frames[start..] in order; returns how many went out. Stops at the first failure or after TX_BATCH_MAX (1024). */
   writeBatch(frames: readonly Uint8Array[], start?: number): number;
-  /** Kernel BPF filter in pcap syntax ("" = none); throws "EINVAL: bad filter ..." when it does not compile. */
+  /** Kernel BPF filter in pcap syntax, compiled by libpcap ("" = none); throws "EINVAL: bad filter ..." when it does not compile. */
   setFilter(expression: string): void;
-  /** Stop polling and pcap_close. Idempotent. */
+  /** Stop polling and close the socket. Idempotent. */
   close(): void;
   ref(): void;
   unref(): void;
@@ -129,10 +142,12 @@ export interface PcapAddonConstants {
   MAX_KERNEL_BUFFER: number;
   DEFAULT_KERNEL_BUFFER: number;
   MAX_FILTER_LEN: number;
+  /** Pieces one GSO frame may be cut into. */
+  MAX_SPLIT: number;
 }
 
 export interface PcapAddon {
-  /** pcap_create + activate; throws an Error like "ENODEV: no interface veth9" or "EPERM: capturing on ...". */
+  /** Opens the packet socket; throws an Error like "ENODEV: no interface veth9" or "EPERM: capturing on ...". */
   Pcap: new (opts: NativePcapOptions) => NativePcap;
   /** Index, MTU, MAC, up flag and receive offloads of a device in this namespace, or null. */
   interfaceInfo(name: string): PcapInterfaceInfo | null;
@@ -157,13 +172,13 @@ export interface PcapLinkOptions {
   rng?: Rng;
   /** IP MTU we use, 68..65521; default the interface's (else 1500). */
   mtu?: number;
-  /** Capture length; default mtu + 18 (header and one VLAN tag), at most 65539. */
+  /** Longest frame delivered; default mtu + 18 (header and one VLAN tag), at most 65539. */
   snaplen?: number;
   /** Promiscuous capture (default true; needed unless `mac` is the interface's own). */
   promisc?: boolean;
   /** Max frames per wakeup, 1..1024 (default 64); lowered so batch * snaplen <= 16 MiB. */
   batch?: number;
-  /** Kernel ring bytes, 64 KiB..256 MiB (default 4 MiB). */
+  /** Socket buffer bytes, 64 KiB..256 MiB (default 4 MiB). */
   bufferSize?: number;
   /**
    * Kernel BPF filter: only frames to our MAC, broadcast and multicast
@@ -182,7 +197,7 @@ const TX_DROP_ERRNOS = new Set([
 export class PcapLink extends NativeLink<NativePcapCounters, NativePcap> {
   /** The interface's own MAC (the host's address on the segment), null if unknown. */
   readonly ifaceMac: Uint8Array | null;
-  /** Conditions found at open that may hurt (GRO/LRO on, no promiscuous mode, ...): one line each. */
+  /** Conditions found at open that may hurt (LRO on, no promiscuous mode, ...): one line each. */
   readonly warnings: readonly string[];
   private jsRxDropped = 0;
 
@@ -190,8 +205,6 @@ export class PcapLink extends NativeLink<NativePcapCounters, NativePcap> {
     super(pc, { mtu, mac, txDropErrnos: TX_DROP_ERRNOS, onError });
     this.ifaceMac = ifaceMac;
     this.warnings = warnings;
-    // Without PCAP_D_IN our own frames come back: skip those from our MAC.
-    if (!pc.directionIn) this.rxCheck = (bytes, off, len) => !this.fromUs(bytes, off, len);
   }
 
   /**
@@ -227,7 +240,6 @@ export class PcapLink extends NativeLink<NativePcapCounters, NativePcap> {
     const warnings: string[] = [];
     if (pc.warning) warnings.push(pc.warning);
     const iface = pc.name;
-    if (info.gro) warnings.push(`${iface} has GRO on: received TCP may be merged beyond the MTU; turn it off with ethtool -K ${iface} gro off`);
     if (info.lro) warnings.push(`${iface} has LRO on: received TCP may be merged beyond the MTU; turn it off with ethtool -K ${iface} lro off`);
     if (opts.mtu !== undefined && info.mtu !== null && opts.mtu > info.mtu) {
       warnings.push(`mtu ${opts.mtu} is larger than ${iface}'s ${info.mtu}: large frames will not go out`);
@@ -235,12 +247,12 @@ export class PcapLink extends NativeLink<NativePcapCounters, NativePcap> {
     return new PcapLink(pc, mac, mtu, info.mac ? Uint8Array.from(info.mac) : null, warnings, opts.onError);
   }
 
-  /** The addon's raw counters (kernel ring drops, interface downs, ...). */
+  /** The addon's raw counters (kernel drops, interface downs, offload work, ...). */
   get counters(): NativePcapCounters {
     return this.handle.counters();
   }
 
-  /** True if the capture is incoming-only; otherwise frames from our own MAC are skipped in JS. */
+  /** True if the kernel leaves outgoing frames out; otherwise the addon skips them by packet type. */
   get directionIn(): boolean {
     return this.handle.directionIn;
   }
@@ -250,22 +262,17 @@ export class PcapLink extends NativeLink<NativePcapCounters, NativePcap> {
     return !this.isClosed && this.handle.down;
   }
 
-  /** rxDropped: frames dropped in JS, by the kernel ring (full) and the addon's overflow guard. */
+  /**
+   * rxDropped: frames dropped in JS, by the kernel (socket buffer full) and
+   * the addon's overflow guard; rxErrors also counts offloaded frames the
+   * addon could not finish or cut.
+   */
   protected override addCounters(s: LinkStats, c: NativePcapCounters): void {
     s.rxDropped = this.jsRxDropped + c.kernelDrops + c.overflow;
+    s.rxErrors += c.unsplit;
   }
 
   protected override dropRx(n: number): void {
     this.jsRxDropped += n;
-  }
-
-  /** True if the frame at bytes[off, off + len) has our source MAC. */
-  private fromUs(bytes: Uint8Array, off: number, len: number): boolean {
-    const m = this.mac;
-    return (
-      len >= 12 &&
-      bytes[off + 6] === m[0] && bytes[off + 7] === m[1] && bytes[off + 8] === m[2] &&
-      bytes[off + 9] === m[3] && bytes[off + 10] === m[4] && bytes[off + 11] === m[5]
-    );
   }
 }

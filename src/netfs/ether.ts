@@ -11,14 +11,24 @@
  * (a short read truncates it); a data write sends one frame of 60 to
  * mtu+14 bytes, with our source MAC unless the slot is in bridge mode.
  * Frames written to our own MAC are delivered locally and not sent;
- * broadcast and multicast frames are delivered locally and sent.
+ * broadcast and multicast frames are delivered locally and sent. `learn`
+ * (9net's own message) is `bridge`, named for the learning that Plan 9's
+ * netif does not do: a stack on a lower card writes it to tell a 9net card,
+ * which accepts it, from Plan 9's, which fails it (link/lower-ether.ts).
+ *
+ * With `netif: 'plan9'` the directory behaves as Plan 9's (4e) devether.c
+ * instead: every written frame gets the card's source MAC (`bridge` only
+ * keeps a slot from hearing its own frames), nothing is learnt, `learn` is
+ * unknown, and a written frame comes back to the slots when it is for the
+ * card, broadcast, or the card is promiscuous. Tests use it as a Plan 9
+ * card to stack on.
  *
  * The device is an EtherDevice: the link under a stack, whose own IPv4/ARP
  * types count as held (as when Plan 9's ipifc has bound the device).
  */
 import { Eperm, NinepError } from '../ninep/error.js';
 import { readSlice } from '../ninep/node.js';
-import { isGroupMac, macKey } from '../link/mac.js';
+import { BROADCAST_MAC, isGroupMac, macKey } from '../link/mac.js';
 import type { Node, OpenFile, OpenRequest } from '../ninep/node.js';
 import { qid, QTDIR, QTFILE } from '../ninep/types.js';
 import type { Clock } from '../lib/clock.js';
@@ -63,8 +73,14 @@ function isOurs(frame: Uint8Array, mac: Uint8Array): boolean {
   return true;
 }
 
+export interface EtherDirOptions {
+  /** Whose devether to behave as (default 9net's; see above). */
+  netif?: '9net' | 'plan9';
+}
+
 export class EtherDir {
   readonly node: SynthDir;
+  private readonly plan9: boolean;
   private readonly slots: Slot[] = [];
   private promCount = 0;
   /** MAC (as a number) → the bridge slot that wrote frames from it. */
@@ -77,7 +93,9 @@ export class EtherDir {
     private readonly dev: EtherDevice,
     private readonly eve: string,
     private readonly clock: Clock,
+    opts: EtherDirOptions = {},
   ) {
+    this.plan9 = opts.netif === 'plan9';
     this.node = new SynthDir(
       this.qid(0, 0, true),
       () => ({ name, uid: eve, mode: 0o555 }),
@@ -127,9 +145,13 @@ export class EtherDir {
       if (s.type > 0 && s.type !== type) continue;
       if (!forUs && !s.prom && s !== behind) continue;
       // A bridge slot stands for other stations: frames for the card's own
-      // MAC are not its business (group frames and learnt MACs are).
-      if (s.bridge && !s.prom && forUs && !isGroupMac(frame) && from === null) continue;
-      if (from && s === from && s.bridge) continue;
+      // MAC are not its business (group frames and learnt MACs are). Plan 9's
+      // (4e devether.c etheriq) skips bridge slots only for frames written
+      // here that are not from the card, and every frame written here is.
+      if (!this.plan9) {
+        if (s.bridge && !s.prom && forUs && !isGroupMac(frame) && from === null) continue;
+        if (from && s === from && s.bridge) continue;
+      }
       let copy: Uint8Array;
       if (s.type === -2) copy = Uint8Array.prototype.slice.call(frame, 0, 64);
       else if (s.headersOnly) {
@@ -149,11 +171,16 @@ export class EtherDir {
     if (data.length < ETHER_MIN) throw new NinepError('read or write too small');
     if (data.length > this.dev.mtu + ETHER_HDR) throw new NinepError('read or write too large');
     const frame = Uint8Array.prototype.slice.call(data);
-    if (!s.bridge) frame.set(this.dev.mac, 6);
+    if (!s.bridge || this.plan9) frame.set(this.dev.mac, 6);
     else this.learn(macKey(frame, 6), s);
     const ours = isOurs(frame, this.dev.mac);
     const group = isGroupMac(frame);
-    if (ours || group) {
+    if (this.plan9) {
+      // 4e devether.c etheroq: loop back what is for the card, broadcast, or any frame while promiscuous.
+      const bcast = isOurs(frame, BROADCAST_MAC);
+      if (ours || bcast || this.promCount > 0) this.deliver(frame, ours || bcast, s);
+      if (ours || group) this.dev.deliverLocal(frame);
+    } else if (ours || group) {
       this.deliver(frame, true, s);
       this.dev.deliverLocal(frame);
     }
@@ -231,6 +258,10 @@ export class EtherDir {
         return;
       case 'headersonly': s.headersOnly = true; return;
       case 'bridge': s.bridge = true; return;
+      case 'learn':
+        if (this.plan9) throw new NinepError('bad process or channel control request');
+        s.bridge = true;
+        return;
       case 'nonblocking':
       case 'addmulti':
       case 'delmulti':

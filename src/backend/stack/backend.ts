@@ -12,6 +12,7 @@ import { arpNode } from '../../netfs/arp.js';
 import { ConnectionServer } from '../../netfs/cs.js';
 import { Ndb } from '../../netfs/ndb.js';
 import { EtherDir } from '../../netfs/ether.js';
+import type { EtherDirOptions } from '../../netfs/ether.js';
 import { fromNodeAddress, isV4, parseIp } from '../../netfs/ipaddr.js';
 import type { Ip } from '../../netfs/ipaddr.js';
 import { IpifcDir } from '../../netfs/ipifc.js';
@@ -61,8 +62,6 @@ export class StackNet implements NetBackend {
   what = 'our stack';
   readonly ipifc: StackIpifc;
   private readonly ports: EtherPort[] = [];
-  /** Connections to lower servers whose ethers we use. */
-  private readonly lowers: Client[] = [];
   private readonly ethers: EtherDir[] = [];
   readonly tcp: TcpLayer;
   private readonly tcpDir: ProtoDir;
@@ -115,30 +114,28 @@ export class StackNet implements NetBackend {
   }
 
   /**
-   * Use a lower server's ether directory as our next etherN (link stacking):
-   * our stack keeps its own MAC and addresses on the lower card's wire.
+   * Use a lower server's ether directory as our next etherN (link
+   * stacking): on a 9net card our stack has its own MAC on the card's wire,
+   * on Plan 9's it uses the card's MAC (link/lower-ether.ts). The link dials
+   * again when the lower server goes away.
    */
   async etherOver(addr: string, path = '/ether0'): Promise<EtherPort> {
-    const client = await Client.dial(addr, { uname: this.opts.eve });
-    try {
-      const link = await NinePEtherLink.open(client, {
-        path,
-        rng: this.opts.rng,
-        onError: (e) => this.opts.log?.(`ether over ${addr}${path}: ${e.message}`),
-      });
-      this.lowers.push(client);
-      return this.addEther(link);
-    } catch (e) {
-      client.close();
-      throw e;
-    }
+    const link = await NinePEtherLink.open({
+      dial: () => Client.dial(addr, { uname: this.opts.eve }),
+      clock: this.opts.clock,
+      path,
+      rng: this.opts.rng,
+      where: `${addr}${path}`,
+      ...(this.opts.log ? { log: this.opts.log } : {}),
+    });
+    return this.addEther(link);
   }
 
-  /** Add an ether device (etherN, N = next free) over a link. */
-  addEther(link: Link): EtherPort {
+  /** Add an ether device (etherN, N = next free) over a link; `opts` says whose netif it behaves as. */
+  addEther(link: Link, opts?: EtherDirOptions): EtherPort {
     const port = new EtherPort(`ether${this.ports.length}`, link);
     this.ports.push(port);
-    this.ethers.push(new EtherDir(port.name, this.ports.length - 1, port, this.opts.eve, this.opts.clock));
+    this.ethers.push(new EtherDir(port.name, this.ports.length - 1, port, this.opts.eve, this.opts.clock, opts));
     return port;
   }
 
@@ -166,6 +163,5 @@ export class StackNet implements NetBackend {
     this.tcp.dispose();
     this.stack.close();
     for (const p of this.ports) await p.close();
-    for (const c of this.lowers) c.close();
   }
 }
