@@ -755,33 +755,41 @@ describe('more conversation files and ctl verbs', () => {
     await ctl.close();
   });
 
-  it('at most 10 calls wait for listen; further calls are refused', async () => {
+  it('at most backlog calls wait for listen; further calls wait below, none refused', async () => {
     const c = await fx.client();
     const a = await clone(c);
+    await a.ctl.write('backlog 4');
     const P = await announce0(a.ctl, c, a.dir);
-    const clients: net.Socket[] = [];
+    const ports = new Set<string>();
     let closed = 0;
     for (let i = 0; i < 12; i++) {
       const s = await connectTo(P);
       s.once('close', () => closed++);
       s.resume();
-      clients.push(s);
+      ports.add(`127.0.0.1!${s.localPort}\n`);
     }
-    await waitFor(() => fx.net.tcpDir.convs[a.n]!.incall.length === 10 && closed === 2, 'ten queued calls and two refused');
+    const queued = (): number => fx.net.tcpDir.convs[a.n]!.incall.length;
+    await waitFor(() => queued() === 4, 'four queued calls');
     const remotes = new Set<string>();
-    for (let i = 0; i < 10; i++) {
+    const calls: { close(): Promise<void> }[] = [];
+    for (let i = 0; i < 12; i++) {
+      expect(queued()).toBeLessThanOrEqual(4);
       const l = await c.open(`${a.dir}/listen`, ORDWR);
+      calls.push(l);
       const M = Number((await l.read(64, undefined, 0n)).toString());
       remotes.add(await readText(c, `/tcp/${M}/remote`));
-      await l.close();
     }
-    expect(remotes.size).toBe(10);
+    expect(remotes).toEqual(ports);
+    expect(closed).toBe(0);
+    for (const l of calls) await l.close();
+    expect(await errorOf(a.ctl.write('backlog 0'))).toBe('bad arg in system call');
+    expect(await errorOf(a.ctl.write('backlog x'))).toBe('bad arg in system call');
     await a.ctl.close();
   });
 });
 
 describe('a full conversation table', () => {
-  it('clone fails with no free devices and incoming calls are refused', async () => {
+  it('clone fails with no free devices; an incoming call waits for a free conversation', async () => {
     const own = await startNet({ maxTcp: 3 });
     try {
       const c = await own.client();
@@ -790,16 +798,20 @@ describe('a full conversation table', () => {
       const b = await clone(c);
       const d = await clone(c);
       expect(await errorOf(c.open('/tcp/clone', ORDWR))).toBe('no free devices');
-      // No conversation for the call: it is closed.
-      const refused = await tcpConnect(P);
-      await new Promise<void>((r) => { refused.once('close', () => r()); refused.resume(); });
-      // Free one: the next call gets it.
-      await d.ctl.close();
+      // No conversation for the call: it waits (accepted by the kernel, not refused).
+      const waiting = await tcpConnect(P);
+      sockets.push(waiting);
+      let closed = false;
+      waiting.once('close', () => { closed = true; });
+      waiting.resume();
       const lp = c.open(`${a.dir}/listen`, ORDWR);
-      const ok = await tcpConnect(P);
-      sockets.push(ok);
+      await waitFor(() => own.net.tcpDir.convs[a.n]!.listeners.length === 1, 'the pending listen');
+      // Free one: the waiting call gets it.
+      await d.ctl.close();
       const l = await lp;
       expect(Number((await l.read(64, undefined, 0n)).toString())).toBe(d.n);
+      expect(await readText(c, `/tcp/${d.n}/remote`)).toBe(`127.0.0.1!${waiting.localPort}\n`);
+      expect(closed).toBe(false);
       await l.close();
       await b.ctl.close();
       await a.ctl.close();
