@@ -28,10 +28,10 @@
  */
 import type { Signal } from '../../ninep/node.js';
 import * as net from 'node:net';
-import { NinepError } from '../../ninep/error.js';
+import { Interrupted, NinepError } from '../../ninep/error.js';
 import { MAX_BACKLOG } from '../../netfs/conv.js';
 import type { Conv, LocalSpec, Proto, RemoteSpec } from '../../netfs/conv.js';
-import { Ehungup, Enotestab, Erefused, toNetError } from '../../netfs/errors.js';
+import { Ehungup, Enoports, Enotestab, Erefused, toNetError } from '../../netfs/errors.js';
 import { fromNodeAddress, isV4, IPnoaddr, toNodeAddress } from '../../netfs/ipaddr.js';
 import type { Ip } from '../../netfs/ipaddr.js';
 import type { ProtoDir } from '../../netfs/protodir.js';
@@ -117,7 +117,7 @@ export class HostTcp implements Proto {
         p.connecting = s;
         const onAbort = (): void => {
           s.destroy();
-          reject(new NinepError('interrupted'));
+          reject(new Interrupted());
         };
         signal.addEventListener('abort', onAbort, { once: true });
         // `hangup` destroyed the pending connect: as in 9front's localclose
@@ -155,7 +155,7 @@ export class HostTcp implements Proto {
           if (code !== 'EADDRINUSE' && code !== 'EADDRNOTAVAIL') throw e;
         }
       }
-      throw new NinepError('no ports available');
+      throw new NinepError(Enoports);
     };
     return attempt().then(
       (s) => {
@@ -231,7 +231,7 @@ export class HostTcp implements Proto {
       const host = local.addr ? toNodeAddress(local.addr) : '::';
       const onAbort = (): void => {
         server.close();
-        reject(new NinepError('interrupted'));
+        reject(new Interrupted());
       };
       signal.addEventListener('abort', onAbort, { once: true });
       server.once('error', (e) => {

@@ -28,7 +28,7 @@
  */
 import type { Signal } from '../../ninep/node.js';
 import * as dgram from 'node:dgram';
-import { NinepError } from '../../ninep/error.js';
+import { Interrupted, NinepError } from '../../ninep/error.js';
 import { Ebadarg, Ehungup, errnoToPlan9, toNetError } from '../../netfs/errors.js';
 import type { Conv, LocalSpec, Proto, RemoteSpec } from '../../netfs/conv.js';
 import { formatIp, fromNodeAddress, isV4, IPnoaddr, v4 } from '../../netfs/ipaddr.js';
@@ -96,7 +96,7 @@ export class HostUdp implements Proto {
       sock.once('close', () => this.liveSockets--);
       const onAbort = (): void => {
         sock.close();
-        reject(new NinepError('interrupted'));
+        reject(new Interrupted());
       };
       signal.addEventListener('abort', onAbort, { once: true });
       sock.once('error', (e) => {
