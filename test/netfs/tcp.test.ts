@@ -15,6 +15,7 @@ import {
   EVE, TcpPeer, clone, closedTcpPort, errorOf, readFull, readN, readText, startNet, stuckListener, tcpConnect, waitFor,
 } from './harness.js';
 import type { NetFixture } from './harness.js';
+import { expectClosedData } from '../backend/host/scenarios.js';
 
 const Ehungup = 'i/o on hungup channel';
 
@@ -181,7 +182,7 @@ describe('connect', () => {
 });
 
 describe('pending connect', () => {
-  it('a connect still in Syn_sent is flushable and leaves the conversation in use', async () => {
+  it('a connect still in Syn_sent is flushable; the conversation stays in use, its reads give EOF', async () => {
     const stuck = await stuckListener();
     try {
       const c = await fx.client();
@@ -194,13 +195,15 @@ describe('pending connect', () => {
       await expect(p).rejects.toBeInstanceOf(Interrupted);
       // The 9P connection still works; the conversation cannot be reused.
       expect(await errorOf(ctl.write(`connect 127.0.0.1!${echo.port}`))).toBe('connection in use');
+      // The host socket was abandoned: closed as tcp.c's localclose does.
+      await expectClosedData(c, dir);
       await ctl.close();
     } finally {
       await stuck.close();
     }
   });
 
-  it('hangup from another ctl fid ends a pending connect as Plan 9 does (write returns, conversation closed)', async () => {
+  it.each(['hangup', 'hangupxmit'])('%s from another ctl fid ends a pending connect as Plan 9 does (write returns, conversation closed)', async (verb) => {
     const stuck = await stuckListener();
     try {
       const c = await fx.client();
@@ -208,8 +211,9 @@ describe('pending connect', () => {
       const p = ctl.write(`connect 127.0.0.1!${stuck.port}`);
       await waitFor(() => /^Syn_sent/.test(fx.net.tcp.status(fx.net.tcpDir.convs[n]!)), 'Syn_sent');
       const ctl2 = await c.open(`${dir}/ctl`, ORDWR);
-      await ctl2.write('hangup');
+      await ctl2.write(verb);
       // localclose → Fsconnected(s, nil): the connect write completes without error.
+      // (tcpxmitclose does the same in Syn_sent.)
       await p;
       const data = await c.open(`${dir}/data`, ORDWR);
       expect((await data.read(10)).length).toBe(0);

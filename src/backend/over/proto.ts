@@ -603,16 +603,13 @@ export class OverProto implements Proto {
   async ctl(c: Conv, f: string[], signal: Signal): Promise<void> {
     const st = this.st(c);
     const verb = f[0];
-    const ending = verb === 'hangup' || verb === 'close';
-    const idle = !st.ctl && !st.opening && !st.dead;
+    // hangupxmit on a conversation that is not connected ends it, as hangup.
+    const halfClose = this.name === 'tcp' && verb === 'hangupxmit' && (st.state === 'Established' || st.state === 'Close_wait');
+    const ending = verb === 'hangup' || verb === 'close' || (this.name === 'tcp' && verb === 'hangupxmit' && !halfClose);
     // A hangup takes effect here first (it never fails in Plan 9), so that
     // nothing the lower side still delivers lands in the hung-up queue.
     if (ending) this.localCtl(st, verb);
-    if (ending && idle) return; // nothing below to hang up
-    if (verb === 'hangupxmit' && this.name === 'tcp' && idle) {
-      this.localCtl(st, verb);
-      return;
-    }
+    if (ending && !st.ctl && !st.opening && !st.dead) return; // nothing below to hang up
     await this.ensureLower(st, signal);
     await this.lowerCtl(st, joinFields(f), signal);
     if (!ending && st.live) this.localCtl(st, verb);

@@ -1,17 +1,27 @@
 /**
  * Scenarios the host-socket and the over-backend tests both run through a
- * served /net/tcp: a burst of simultaneous calls to one announcement, and
- * a request, `hangupxmit` and the reply (what a half close is for).
+ * served /net/tcp: a burst of simultaneous calls to one announcement, a
+ * request, `hangupxmit` and the reply (what a half close is for), and the
+ * data file of a conversation closed under its user.
  * Loopback only; every peer is a local socket.
  */
 import * as net from 'node:net';
 import { expect } from 'vitest';
 import type { Client, File } from '../../../src/ninep/client.js';
 import { ORDWR } from '../../../src/ninep/types.js';
-import { clone, errorOf, readFull, readN, readText } from '../../netfs/harness.js';
+import { clone, errorOf, readFull, readN, readText, waitFor } from '../../netfs/harness.js';
 import type { TcpPeer } from '../../netfs/harness.js';
 
 const Ehungup = 'i/o on hungup channel';
+
+/** A closed conversation's data (tcp.c localclose): reads EOF at once (0 ×3, then the hangup error), writes fail. */
+export async function expectClosedData(c: Client, dir: string): Promise<void> {
+  const data = await c.open(`${dir}/data`, ORDWR);
+  for (let i = 0; i < 3; i++) expect((await data.read(100)).length).toBe(0);
+  expect(await errorOf(data.read(100))).toBe(Ehungup);
+  expect(await errorOf(data.write('x'))).toBe(Ehungup);
+  await data.close();
+}
 
 export interface BurstOptions {
   /** Simultaneous clients. */
@@ -109,4 +119,34 @@ export async function requestThenReply(c: Client, peer: TcpPeer): Promise<string
   await data.close();
   await ctl.close();
   return dir;
+}
+
+/**
+ * The peer ends first (Close_wait: its data, then EOF); we answer and
+ * `hangupxmit`: the answer and our FIN reach the peer, writes fail, and
+ * the conversation ends up Closed. `status()` is the conversation's status
+ * line, read the moment the hangupxmit returns.
+ */
+export async function answerThenHangupxmit(c: Client, peer: TcpPeer, status: (n: number) => string): Promise<string> {
+  const { ctl, dir, n } = await clone(c);
+  await ctl.write(`connect 127.0.0.1!${peer.port}`);
+  const data = await c.open(`${dir}/data`, ORDWR);
+  const s = await peer.accepted();
+  s.end('question');
+  expect((await readFull(data, 8)).toString()).toBe('question');
+  expect((await data.read(100)).length).toBe(0);
+  expect(await readText(c, `${dir}/status`)).toMatch(/^Close_wait /);
+  await data.write('answer');
+  const ended = new Promise<void>((r) => s.once('end', () => r()));
+  await ctl.write('hangupxmit');
+  const after = status(n);
+  expect((await readN(s, 6)).toString()).toBe('answer');
+  await ended;
+  expect(await errorOf(data.write('x'))).toBe(Ehungup);
+  await waitFor(() => /^Closed /.test(status(n)), 'Closed');
+  // A second hangupxmit changes nothing.
+  await ctl.write('hangupxmit');
+  await data.close();
+  await ctl.close();
+  return after;
 }
