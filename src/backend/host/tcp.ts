@@ -258,7 +258,8 @@ export class HostTcp implements Proto {
     this.liveSockets++;
     s.once('close', () => this.liveSockets--);
     s.on('error', () => {});
-    if (p.calls.length >= MAX_WAITING_CALLS) {
+    // A connection accepted just before the announcement was closed.
+    if (parent.ptcl !== p || !p.server || p.calls.length >= MAX_WAITING_CALLS) {
       this.count('OutRsts');
       s.resetAndDestroy();
       return;

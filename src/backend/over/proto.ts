@@ -33,8 +33,8 @@
  * readable) from a reset or hangup (`Closed`: unread data discarded), as
  * §4.6 wants; after our `hangupxmit` it is always the peer's FIN (the
  * lower conversation is Closed once both sides are done, and the reply
- * must stay readable). A failed lower read hangs the upper queue up with the lower
- * reason (`port unreachable` for UDP advice). Upper data writes are lower
+ * must stay readable). A failed lower read hangs the upper queue up with
+ * the lower reason (`port unreachable` for UDP advice). Upper data writes are lower
  * data writes, so a full lower send queue blocks the upper writer; writes
  * longer than the lower iounit are split (as devmnt does) and kept in
  * order.
@@ -60,8 +60,8 @@
  * announces or arrives. `status`: the upper's own view, in the lower
  * protocol's format: its first word is the state as the upper has seen it
  * (TCP: Syn_sent, Established, Finwait1, Close_wait, Listen, Closed;
- * UDP: Open, Closed), the queue sizes are the upper queues'. `stats`: the upper's own
- * counters.
+ * UDP: Open, Closed), the queue sizes are the upper queues'. `stats`:
+ * the upper's own counters.
  *
  * When the lower connection dies every conversation on it is hung up:
  * queued data stays readable, then reads give EOF (0 bytes ×3, then
