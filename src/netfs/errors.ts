@@ -31,6 +31,8 @@ export const Ebadarg = 'bad arg in system call';
 export const Enoconv = 'no free devices';
 export const Enoports = 'no ports available';
 export const Eperm = 'permission denied';
+export const Etoobig = 'read or write too large';
+export const Enomem = 'kernel allocate failed';
 /** tcp.c's text, misspelt as Plan 9 spells it. */
 export const Enotestab = 'connection must be in Establised state';
 
@@ -39,7 +41,9 @@ const errnoText: Record<string, string> = {
   ECONNREFUSED: Erefused,
   ETIMEDOUT: Etimedout,
   EHOSTUNREACH: Ehostunreach,
+  EHOSTDOWN: Ehostunreach,
   ENETUNREACH: Enetunreach,
+  ENONET: Enetunreach,
   EADDRINUSE: Eaddrinuse,
   EADDRNOTAVAIL: Enotlocal,
   EACCES: Eperm,
@@ -49,6 +53,9 @@ const errnoText: Record<string, string> = {
   ECONNABORTED: Ehungup,
   EAFNOSUPPORT: Ebadip,
   EINVAL: Ebadarg,
+  EMSGSIZE: Etoobig,
+  ENOBUFS: Enomem,
+  ENOMEM: Enomem,
   ERR_SOCKET_BAD_PORT: Ebadport,
   ERR_SOCKET_DGRAM_NOT_RUNNING: Ehungup,
   ERR_SOCKET_DGRAM_IS_CONNECTED: Ebadarg,

@@ -396,17 +396,27 @@ export class ProtoDir {
     if (c.state !== 'Idle') throw new NinepError(Einuse);
     const local = this.parseLocal(f[1]!);
     if (local.anyPort && c.owner !== this.ctx.eve) throw new NinepError(Eperm);
+    const was = { laddr: c.laddr, lport: c.lport };
+    // A failed announce leaves the conversation as it was (9front checks
+    // the port before it sets the local address).
+    const undo = (e: unknown): never => {
+      if (c.state === 'Announcing') {
+        c.state = 'Idle';
+        c.laddr = was.laddr;
+        c.lport = was.lport;
+      }
+      throw e;
+    };
     c.state = 'Announcing';
     c.laddr = local.addr ?? c.laddr;
     c.lport = local.port;
-    return this.proto.announce(c, local, signal).then(
-      () => { c.state = 'Announced'; },
-      (e: unknown) => {
-        // A failed announce leaves the conversation as it was.
-        if (c.state === 'Announcing') c.state = 'Idle';
-        throw e;
-      },
-    );
+    let p: Promise<void>;
+    try {
+      p = this.proto.announce(c, local, signal);
+    } catch (e) {
+      return undo(e);
+    }
+    return p.then(() => { c.state = 'Announced'; }, undo);
   }
 
   private bind(c: Conv, f: string[]): MaybePromise<void> {

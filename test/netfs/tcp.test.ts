@@ -15,6 +15,7 @@ import {
   EVE, TcpPeer, clone, closedTcpPort, errorOf, readFull, readN, readText, startNet, stuckListener, tcpConnect, waitFor,
 } from './harness.js';
 import type { NetFixture } from './harness.js';
+import { expectClosedData } from '../backend/host/scenarios.js';
 
 const Ehungup = 'i/o on hungup channel';
 
@@ -181,7 +182,7 @@ describe('connect', () => {
 });
 
 describe('pending connect', () => {
-  it('a connect still in Syn_sent is flushable and leaves the conversation in use', async () => {
+  it('a connect still in Syn_sent is flushable; the conversation stays in use, its reads give EOF', async () => {
     const stuck = await stuckListener();
     try {
       const c = await fx.client();
@@ -194,13 +195,15 @@ describe('pending connect', () => {
       await expect(p).rejects.toBeInstanceOf(Interrupted);
       // The 9P connection still works; the conversation cannot be reused.
       expect(await errorOf(ctl.write(`connect 127.0.0.1!${echo.port}`))).toBe('connection in use');
+      // The host socket was abandoned: closed as tcp.c's localclose does.
+      await expectClosedData(c, dir);
       await ctl.close();
     } finally {
       await stuck.close();
     }
   });
 
-  it('hangup from another ctl fid ends a pending connect as Plan 9 does (write returns, conversation closed)', async () => {
+  it.each(['hangup', 'hangupxmit'])('%s from another ctl fid ends a pending connect as Plan 9 does (write returns, conversation closed)', async (verb) => {
     const stuck = await stuckListener();
     try {
       const c = await fx.client();
@@ -208,8 +211,9 @@ describe('pending connect', () => {
       const p = ctl.write(`connect 127.0.0.1!${stuck.port}`);
       await waitFor(() => /^Syn_sent/.test(fx.net.tcp.status(fx.net.tcpDir.convs[n]!)), 'Syn_sent');
       const ctl2 = await c.open(`${dir}/ctl`, ORDWR);
-      await ctl2.write('hangup');
+      await ctl2.write(verb);
       // localclose → Fsconnected(s, nil): the connect write completes without error.
+      // (tcpxmitclose does the same in Syn_sent.)
       await p;
       const data = await c.open(`${dir}/data`, ORDWR);
       expect((await data.read(10)).length).toBe(0);
@@ -755,33 +759,41 @@ describe('more conversation files and ctl verbs', () => {
     await ctl.close();
   });
 
-  it('at most 10 calls wait for listen; further calls are refused', async () => {
+  it('at most backlog calls wait for listen; further calls wait below, none refused', async () => {
     const c = await fx.client();
     const a = await clone(c);
+    await a.ctl.write('backlog 4');
     const P = await announce0(a.ctl, c, a.dir);
-    const clients: net.Socket[] = [];
+    const ports = new Set<string>();
     let closed = 0;
     for (let i = 0; i < 12; i++) {
       const s = await connectTo(P);
       s.once('close', () => closed++);
       s.resume();
-      clients.push(s);
+      ports.add(`127.0.0.1!${s.localPort}\n`);
     }
-    await waitFor(() => fx.net.tcpDir.convs[a.n]!.incall.length === 10 && closed === 2, 'ten queued calls and two refused');
+    const queued = (): number => fx.net.tcpDir.convs[a.n]!.incall.length;
+    await waitFor(() => queued() === 4, 'four queued calls');
     const remotes = new Set<string>();
-    for (let i = 0; i < 10; i++) {
+    const calls: { close(): Promise<void> }[] = [];
+    for (let i = 0; i < 12; i++) {
+      expect(queued()).toBeLessThanOrEqual(4);
       const l = await c.open(`${a.dir}/listen`, ORDWR);
+      calls.push(l);
       const M = Number((await l.read(64, undefined, 0n)).toString());
       remotes.add(await readText(c, `/tcp/${M}/remote`));
-      await l.close();
     }
-    expect(remotes.size).toBe(10);
+    expect(remotes).toEqual(ports);
+    expect(closed).toBe(0);
+    for (const l of calls) await l.close();
+    expect(await errorOf(a.ctl.write('backlog 0'))).toBe('bad arg in system call');
+    expect(await errorOf(a.ctl.write('backlog x'))).toBe('bad arg in system call');
     await a.ctl.close();
   });
 });
 
 describe('a full conversation table', () => {
-  it('clone fails with no free devices and incoming calls are refused', async () => {
+  it('clone fails with no free devices; an incoming call waits for a free conversation', async () => {
     const own = await startNet({ maxTcp: 3, userQuota: 3 });
     try {
       const c = await own.client();
@@ -790,16 +802,20 @@ describe('a full conversation table', () => {
       const b = await clone(c);
       const d = await clone(c);
       expect(await errorOf(c.open('/tcp/clone', ORDWR))).toBe('no free devices');
-      // No conversation for the call: it is closed.
-      const refused = await tcpConnect(P);
-      await new Promise<void>((r) => { refused.once('close', () => r()); refused.resume(); });
-      // Free one: the next call gets it.
-      await d.ctl.close();
+      // No conversation for the call: it waits (accepted by the kernel, not refused).
+      const waiting = await tcpConnect(P);
+      sockets.push(waiting);
+      let closed = false;
+      waiting.once('close', () => { closed = true; });
+      waiting.resume();
       const lp = c.open(`${a.dir}/listen`, ORDWR);
-      const ok = await tcpConnect(P);
-      sockets.push(ok);
+      await waitFor(() => own.net.tcpDir.convs[a.n]!.listeners.length === 1, 'the pending listen');
+      // Free one: the waiting call gets it.
+      await d.ctl.close();
       const l = await lp;
       expect(Number((await l.read(64, undefined, 0n)).toString())).toBe(d.n);
+      expect(await readText(c, `/tcp/${d.n}/remote`)).toBe(`127.0.0.1!${waiting.localPort}\n`);
+      expect(closed).toBe(false);
       await l.close();
       await b.ctl.close();
       await a.ctl.close();

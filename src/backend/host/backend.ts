@@ -56,6 +56,7 @@ export function hostNet(opts: HostNetOptions): HostNet {
   const udpDir = new ProtoDir(udp, 2, ctx);
   tcp.dir = tcpDir;
   udp.dir = udpDir;
+  tcpDir.onCallTaken = (parent) => tcp.callTaken(parent);
   const ipifc = new IpifcDir(new HostIpifc(ifcs), opts.eve);
   const cs = new ConnectionServer({
     protocols: () => ['tcp', 'udp'],

@@ -1,25 +1,44 @@
 /**
  * /net/tcp on the host's sockets (plan9-net.md §4, §15.4).
  *
- * connect waits for the host connect and maps its errors to Plan 9's;
- * announce binds and listens (dual-stack on ::), and every accepted socket
- * becomes a Connected conversation offered through `listen` (≤ 10 queued,
- * further calls are refused). Reads follow Plan 9: a peer FIN gives EOF
- * after the queued data, a reset discards unread data. A write waits while
- * the socket's buffer is over its high-water mark (flow control back to
- * the 9P writer). `hangup` sends RST; the last close sends FIN.
+ * connect waits for the host connect; its errors become Plan 9's
+ * (netfs/errors.ts), and a failed connect closes the conversation as
+ * tcp.c's localclose does: reads give EOF at once. announce binds and
+ * listens (dual-stack on ::, the kernel's listen backlog set from the
+ * conversation's `backlog`), and every accepted socket becomes a Connected
+ * conversation offered through `listen`.
+ *
+ * Calls beyond the announcement's queue are not reset: Node accepts every
+ * connection the kernel completes and has no way to stop accepting, so a
+ * call netfs has no room for (ProtoDir.callRoom) waits, paused, in the
+ * announcement's list of waiting calls — the kernel's accept queue moved
+ * into this process: the connection is established, its data waits in the
+ * kernel's receive buffer — and is handed to netfs when a listen takes a
+ * call or a conversation is freed (../callroom.ts). Only beyond
+ * MAX_WAITING_CALLS is a call reset; closing the announcement resets the
+ * calls still waiting, as the kernel does for its unaccepted ones.
+ *
+ * Reads follow Plan 9: a peer FIN gives EOF after the queued data, a reset
+ * discards unread data. A write waits while the socket's buffer is over
+ * SEND_QUEUE (flow control back to the 9P writer; netfs/room.ts).
+ * `hangup` sends RST; `hangupxmit` (tcp.c tcpxmitclose) sends FIN and
+ * keeps reading until the peer's FIN (Finwait1, or Last_ack after the
+ * peer's FIN), later writes fail with `i/o on hungup channel`; the last
+ * close sends FIN.
  */
 import type { Signal } from '../../ninep/node.js';
 import * as net from 'node:net';
-import { NinepError } from '../../ninep/error.js';
+import { Interrupted, NinepError } from '../../ninep/error.js';
+import { MAX_BACKLOG } from '../../netfs/conv.js';
 import type { Conv, LocalSpec, Proto, RemoteSpec } from '../../netfs/conv.js';
+import { Ehungup, Enoports, Enotestab, Erefused, toNetError } from '../../netfs/errors.js';
 import { fromNodeAddress, isV4, IPnoaddr, toNodeAddress } from '../../netfs/ipaddr.js';
 import type { Ip } from '../../netfs/ipaddr.js';
 import type { ProtoDir } from '../../netfs/protodir.js';
 import { Eunknownctl } from '../../netfs/protodir.js';
-import { Ehungup } from '../../netfs/queue.js';
-import { plan9Error } from './errors.js';
+import { WriteRoom } from '../../netfs/room.js';
 import { TCP_STAT_NAMES } from '../../stack/tcp/stats.js';
+import { CallRoom } from '../callroom.js';
 import type { HostInterfaces } from './interfaces.js';
 
 /** Receive queue bound per conversation: the socket is paused beyond it. */
@@ -31,19 +50,27 @@ const LINGER_MS = 30_000;
 /** Default and minimum keepalive period (Plan 9: 120 s, ≥ 50 ms). */
 const KEEPALIVE_DEFAULT_MS = 120_000;
 const KEEPALIVE_MIN_MS = 50;
+/** Accepted calls one announcement holds while netfs has no room for them; beyond, they are reset. */
+export const MAX_WAITING_CALLS = MAX_BACKLOG;
 
-type TcpState = 'Closed' | 'Syn_sent' | 'Established' | 'Close_wait' | 'Listen';
+/** 9front's names (tcp.c tcpstates) for what we can tell of the host socket. */
+type TcpState = 'Closed' | 'Syn_sent' | 'Established' | 'Finwait1' | 'Close_wait' | 'Last_ack' | 'Listen';
 
 interface TcpSock {
   sock: net.Socket | null;
   server: net.Server | null;
   tcpState: TcpState;
   connecting: net.Socket | null;
+  /** An announcement's accepted calls, paused, waiting for room in its queue (≤ MAX_WAITING_CALLS). */
+  calls: net.Socket[];
+  /** Writers waiting for the socket to drain. */
+  room: WriteRoom;
 }
 
-
 function ptcl(c: Conv): TcpSock {
-  if (!c.ptcl) c.ptcl = { sock: null, server: null, tcpState: 'Closed', connecting: null } satisfies TcpSock;
+  if (!c.ptcl) {
+    c.ptcl = { sock: null, server: null, tcpState: 'Closed', connecting: null, calls: [], room: new WriteRoom() } satisfies TcpSock;
+  }
   return c.ptcl as TcpSock;
 }
 
@@ -53,6 +80,7 @@ export class HostTcp implements Proto {
   readonly rqLimit = RQ_LIMIT;
   dir!: ProtoDir;
   private readonly counters = new Map<string, number>();
+  private readonly waitingCalls = new CallRoom();
   /** Sockets and listeners alive (for leak checks). */
   liveSockets = 0;
   liveServers = 0;
@@ -89,7 +117,7 @@ export class HostTcp implements Proto {
         p.connecting = s;
         const onAbort = (): void => {
           s.destroy();
-          reject(new NinepError('interrupted'));
+          reject(new Interrupted());
         };
         signal.addEventListener('abort', onAbort, { once: true });
         // `hangup` destroyed the pending connect: as in 9front's localclose
@@ -115,7 +143,7 @@ export class HostTcp implements Proto {
       });
     const attempt = async (): Promise<net.Socket | null> => {
       // Node refuses port 0 outright; the peer's stack would answer RST.
-      if (remote.port === 0) throw new NinepError('connection refused');
+      if (remote.port === 0) throw new NinepError(Erefused);
       if (local?.port) return tryPort(local.port);
       if (!remote.restricted) return tryPort(undefined);
       // !r: a restricted local port, 600–1023, first free.
@@ -127,7 +155,7 @@ export class HostTcp implements Proto {
           if (code !== 'EADDRINUSE' && code !== 'EADDRNOTAVAIL') throw e;
         }
       }
-      throw new NinepError('no ports available');
+      throw new NinepError(Enoports);
     };
     return attempt().then(
       (s) => {
@@ -143,8 +171,9 @@ export class HostTcp implements Proto {
       (e: unknown) => {
         p.connecting = null;
         p.tcpState = 'Closed';
-        if (e instanceof NinepError) throw e;
-        throw new NinepError(plan9Error(e));
+        // tcp.c localclose: both queues hang up, and Closed discards what is queued.
+        if (c.ptcl === p) c.rq.close();
+        throw toNetError(e);
       },
     );
   }
@@ -164,11 +193,16 @@ export class HostTcp implements Proto {
       if (!c.rq.put(chunk)) s.pause();
     });
     c.rq.onDrain = () => s.resume();
+    // A call's socket was accepted paused.
+    s.resume();
+    s.on('drain', () => p.room.wake());
+    s.once('close', () => p.room.fail());
     // After close or hangup (p.sock no longer s) the socket may linger;
     // its events must not touch the conversation, which may be recycled.
     s.on('end', () => {
       if (p.sock !== s) return;
-      // Peer FIN: queued data, then EOF. Writing is still allowed (Close_wait).
+      // Peer FIN: queued data, then EOF. Writing is still allowed (Close_wait);
+      // after our hangupxmit the socket closes next.
       if (p.tcpState === 'Established') p.tcpState = 'Close_wait';
       c.rq.hangup();
     });
@@ -191,21 +225,21 @@ export class HostTcp implements Proto {
   announce(c: Conv, local: LocalSpec, signal: Signal): Promise<void> {
     const p = ptcl(c);
     return new Promise<void>((resolve, reject) => {
-      const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: false, noDelay: true });
+      const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true });
       this.liveServers++;
       server.once('close', () => this.liveServers--);
       const host = local.addr ? toNodeAddress(local.addr) : '::';
       const onAbort = (): void => {
         server.close();
-        reject(new NinepError('interrupted'));
+        reject(new Interrupted());
       };
       signal.addEventListener('abort', onAbort, { once: true });
       server.once('error', (e) => {
         signal.removeEventListener('abort', onAbort);
         server.close();
-        reject(new NinepError(plan9Error(e)));
+        reject(toNetError(e));
       });
-      server.listen({ host, port: local.port, ipv6Only: false, backlog: 64 }, () => {
+      server.listen({ host, port: local.port, ipv6Only: false, backlog: c.backlog }, () => {
         signal.removeEventListener('abort', onAbort);
         server.removeAllListeners('error');
         server.on('error', () => {});
@@ -213,21 +247,63 @@ export class HostTcp implements Proto {
         p.server = server;
         p.tcpState = 'Listen';
         c.lport = a.port;
-        server.on('connection', (s) => this.incoming(c, s));
+        server.on('connection', (s) => this.incoming(c, p, s));
         resolve();
       });
     });
   }
 
-  private incoming(parent: Conv, s: net.Socket): void {
+  /** A call the kernel completed: it waits in the announcement's list until netfs has room. */
+  private incoming(parent: Conv, p: TcpSock, s: net.Socket): void {
     this.liveSockets++;
     s.once('close', () => this.liveSockets--);
     s.on('error', () => {});
-    const call = this.dir.newCall(parent, (c) => {
-      this.count('PassiveOpens');
-      this.attach(c, s);
+    // A connection accepted just before the announcement was closed.
+    if (parent.ptcl !== p || !p.server || p.calls.length >= MAX_WAITING_CALLS) {
+      this.count('OutRsts');
+      s.resetAndDestroy();
+      return;
+    }
+    p.calls.push(s);
+    s.once('close', () => {
+      const i = p.calls.indexOf(s);
+      if (i >= 0) p.calls.splice(i, 1);
     });
-    if (!call) s.destroy();
+    this.offer(parent);
+  }
+
+  /** Hand an announcement's waiting calls to netfs while it has room for them. */
+  private offer(parent: Conv): void {
+    const p = parent.ptcl as TcpSock | null;
+    if (!p?.server) {
+      this.waitingCalls.done(parent);
+      return;
+    }
+    while (p.calls.length > 0 && this.dir.callRoom(parent)) {
+      const s = p.calls.shift()!;
+      this.dir.newCall(parent, (c) => {
+        this.count('PassiveOpens');
+        this.attach(c, s);
+      });
+    }
+    if (p.calls.length === 0) this.waitingCalls.done(parent);
+    else this.waitingCalls.wait(parent, () => this.offer(parent));
+  }
+
+  /** A listen took one of `parent`'s calls (ProtoDir.onCallTaken). */
+  callTaken(parent: Conv): void {
+    this.waitingCalls.wake(parent);
+  }
+
+  /** Generic verbs: a larger `backlog` may let waiting calls in. */
+  option(c: Conv, f: string[]): void {
+    if (f[0] === 'backlog') this.waitingCalls.wake(c);
+  }
+
+  /** Reset the calls still waiting (the kernel resets unaccepted ones when a listener closes). */
+  private dropCalls(c: Conv, p: TcpSock): void {
+    this.waitingCalls.done(c);
+    for (const s of p.calls.splice(0)) s.resetAndDestroy();
   }
 
   ctl(c: Conv, f: string[]): void {
@@ -236,12 +312,15 @@ export class HostTcp implements Proto {
       case 'hangup':
         this.hangup(c);
         return;
+      case 'hangupxmit':
+        this.hangupxmit(c);
+        return;
       case 'close':
         this.close(c);
         c.rq.close();
         return;
       case 'keepalive': {
-        if (!p.sock || p.tcpState !== 'Established') throw new NinepError('connection must be in Establised state');
+        if (!p.sock || p.tcpState !== 'Established') throw new NinepError(Enotestab);
         const ms = f.length > 1 ? Math.max(KEEPALIVE_MIN_MS, Number.parseInt(f[1]!, 10) || KEEPALIVE_DEFAULT_MS) : KEEPALIVE_DEFAULT_MS;
         p.sock.setKeepAlive(true, ms);
         return;
@@ -267,11 +346,31 @@ export class HostTcp implements Proto {
     if (p.server) {
       p.server.close();
       p.server = null;
+      this.dropCalls(c, p);
       this.dir.hangupListeners(c);
     }
     p.connecting?.destroy();
     p.tcpState = 'Closed';
     c.rq.close();
+  }
+
+  /**
+   * Half close (tcp.c tcpxmitclose): the write side hangs up and FIN is
+   * sent; reads go on until the peer's FIN. In Listen, Syn_sent or Closed
+   * it closes the conversation (localclose), as hangup does there.
+   */
+  private hangupxmit(c: Conv): void {
+    const p = ptcl(c);
+    const s = p.sock;
+    if (s && (p.tcpState === 'Established' || p.tcpState === 'Close_wait')) {
+      p.tcpState = p.tcpState === 'Established' ? 'Finwait1' : 'Last_ack';
+      s.end();
+      // Writers waiting for room return: their data is queued before the FIN.
+      p.room.fail();
+      return;
+    }
+    if (p.tcpState === 'Finwait1' || p.tcpState === 'Last_ack') return;
+    this.hangup(c);
   }
 
   write(c: Conv, data: Uint8Array, signal: Signal): number | Promise<number> {
@@ -296,30 +395,25 @@ export class HostTcp implements Proto {
       s.uncork();
     }
     // The data is queued (committed) either way; the writer waits only while
-    // the socket holds more than SEND_QUEUE bytes (flow control back to 9P).
+    // the socket holds more than SEND_QUEUE bytes (flow control back to 9P),
+    // until it drains, closes, or the request is flushed.
     if (s.writableLength <= SEND_QUEUE) return n;
-    return new Promise<number>((resolve) => {
-      const done = (): void => {
-        s.off('drain', done);
-        s.off('close', done);
-        signal.removeEventListener('abort', done);
-        resolve(n);
-      };
-      s.on('drain', done);
-      s.on('close', done);
-      signal.addEventListener('abort', done, { once: true });
-    });
+    return p.room.wait(signal).then(() => n, () => n);
   }
 
   /** Last close: FIN, then discard whatever still arrives. */
   close(c: Conv): void {
+    // A free conversation may be what a waiting call needs.
+    this.waitingCalls.closing();
     const p = c.ptcl as TcpSock | null;
     if (!p) return;
     p.connecting?.destroy();
     if (p.server) {
       p.server.close();
       p.server = null;
+      this.dropCalls(c, p);
     }
+    p.room.fail();
     const s = p.sock;
     if (s) {
       p.sock = null;

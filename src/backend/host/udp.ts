@@ -7,6 +7,20 @@
  * Announced with `headers`: the announcer itself reads every datagram with
  * the 52-byte header and writes replies carrying one.
  *
+ * `headers` works on any conversation, as in udp.c: reads carry the header
+ * and each write goes where its header says, from the conversation's port.
+ * A connected host socket can only send to its peer, so the first write
+ * elsewhere disconnects it; from then on we filter what arrives ourselves
+ * (a connected conversation hears only its peer, as udp.c's hash lookup
+ * does), and the host no longer reports ICMP errors for it. Linux gives an
+ * automatically chosen port back when a socket is disconnected, so
+ * `headers` on a connected conversation first binds a new socket to the
+ * same address and port explicitly and connects it again.
+ *
+ * Socket errors are Plan 9's (netfs/errors.ts). Plan 9 sends to port 0;
+ * the host cannot (EINVAL), so a connect or a headers-mode write to port 0
+ * fails with `bad arg in system call`.
+ *
  * The host API does not report a datagram's destination address, so the
  * header's local and interface fields carry the bound address, or for a
  * wildcard socket the loopback or first host address of the sender's family
@@ -14,14 +28,14 @@
  */
 import type { Signal } from '../../ninep/node.js';
 import * as dgram from 'node:dgram';
-import { NinepError } from '../../ninep/error.js';
+import { Interrupted, NinepError } from '../../ninep/error.js';
+import { Ebadarg, Ehungup, errnoToPlan9, toNetError } from '../../netfs/errors.js';
 import type { Conv, LocalSpec, Proto, RemoteSpec } from '../../netfs/conv.js';
 import { formatIp, fromNodeAddress, isV4, IPnoaddr, v4 } from '../../netfs/ipaddr.js';
 import type { Ip } from '../../netfs/ipaddr.js';
 import type { ProtoDir } from '../../netfs/protodir.js';
 import { Eunknownctl } from '../../netfs/protodir.js';
 import { parseUdpHeader, withUdpHeader } from '../../netfs/udpheader.js';
-import { plan9Error } from './errors.js';
 import type { HostInterfaces } from './interfaces.js';
 
 /** Plan 9's UDP receive queue bound; excess datagrams are dropped. */
@@ -33,6 +47,10 @@ interface Shared {
   sock: dgram.Socket;
   six: boolean;
   refs: number;
+  /** "addr!port" the socket is connected to (a connected conversation until a headers write elsewhere). */
+  connectedTo: string | null;
+  /** Bound to a port we named (the host keeps it across a disconnect). */
+  portNamed: boolean;
   /** Per-peer conversations of an announcement, by "addr!port". */
   peers: Map<string, Conv>;
 }
@@ -78,55 +96,105 @@ export class HostUdp implements Proto {
       sock.once('close', () => this.liveSockets--);
       const onAbort = (): void => {
         sock.close();
-        reject(new NinepError('interrupted'));
+        reject(new Interrupted());
       };
       signal.addEventListener('abort', onAbort, { once: true });
       sock.once('error', (e) => {
         signal.removeEventListener('abort', onAbort);
         try { sock.close(); } catch { /* already closed */ }
-        reject(new NinepError(plan9Error(e)));
+        reject(toNetError(e));
       });
       const addr = local?.addr ? sockAddr(local.addr, six) : six ? '::' : '0.0.0.0';
       sock.bind({ port: local?.port ?? 0, address: addr, exclusive: true }, () => {
         signal.removeEventListener('abort', onAbort);
         sock.removeAllListeners('error');
-        resolve({ sock, six, refs: 1, peers: new Map() });
+        resolve({ sock, six, refs: 1, connectedTo: null, portNamed: (local?.port ?? 0) > 0, peers: new Map() });
       });
     });
   }
 
   async connect(c: Conv, remote: RemoteSpec, local: LocalSpec | null, signal: Signal): Promise<void> {
     // Plan 9 accepts port 0; the host cannot send there (EINVAL).
-    if (remote.port === 0) throw new NinepError(plan9Error({ code: 'EINVAL' }));
+    if (remote.port === 0) throw new NinepError(Ebadarg);
     const six = !isV4(remote.addr);
-    const sh = await this.open(six, local, signal);
     const p = ptcl(c);
+    const sh = await this.open(six, local, signal);
     p.shared = sh;
+    await this.connectSock(c, sh);
+    const a = sh.sock.address();
+    c.laddr = fromNodeAddress(a.address) ?? IPnoaddr;
+    c.lport = a.port;
+    if (c.headers) await this.namePort(c, p, signal);
+  }
+
+  /** Connect sh to c's remote and deliver what the peer sends; on failure sh is released. */
+  private async connectSock(c: Conv, sh: Shared): Promise<void> {
+    const p = ptcl(c);
     await new Promise<void>((resolve, reject) => {
-      sh.sock.once('error', (e) => reject(new NinepError(plan9Error(e))));
-      sh.sock.connect(remote.port, sockAddr(remote.addr, six), () => {
+      sh.sock.once('error', (e) => reject(toNetError(e)));
+      sh.sock.connect(c.rport, sockAddr(c.raddr, sh.six), () => {
         sh.sock.removeAllListeners('error');
         resolve();
       });
     }).catch((e: unknown) => {
       this.release(sh);
-      p.shared = null;
+      if (p.shared === sh) p.shared = null;
       throw e;
     });
-    const a = sh.sock.address();
-    c.laddr = fromNodeAddress(a.address) ?? IPnoaddr;
-    c.lport = a.port;
-    sh.sock.on('message', (msg) => {
+    const peer = `${formatIp(c.raddr)}!${c.rport}`;
+    sh.connectedTo = peer;
+    sh.sock.on('message', (msg, rinfo) => {
+      const from = fromNodeAddress(rinfo.address);
+      // Disconnected by a headers write elsewhere: the peer only, as before.
+      if (!from || (sh.connectedTo === null && `${formatIp(from)}!${rinfo.port}` !== peer)) {
+        this.noPorts++;
+        return;
+      }
       this.inDatagrams++;
-      c.rq.put(msg);
+      this.deliver(c, from, rinfo.port, msg);
     });
     // ICMP errors arrive as socket errors on a connected socket: Plan 9
     // hangs the conversation up with the ICMP reason (advice) unless told not to.
     sh.sock.on('error', (e: NodeJS.ErrnoException) => {
       this.inErrors++;
       if (c.ignoreadvice) return;
-      c.rq.hangup(e.code === 'ECONNREFUSED' ? 'port unreachable' : plan9Error(e));
+      c.rq.hangup(e.code === 'ECONNREFUSED' ? 'port unreachable' : errnoToPlan9(e) ?? Ehungup);
     });
+  }
+
+  /**
+   * A connected conversation going into headers mode: its socket again,
+   * bound to the same address and port by name, so that a later write
+   * elsewhere can disconnect it and keep the port. Datagrams that arrive
+   * while it is being swapped are lost, as UDP may lose them.
+   */
+  private async namePort(c: Conv, p: UdpConv, signal: Signal): Promise<void> {
+    const old = p.shared;
+    if (!old || old.connectedTo === null || old.portNamed || p.peerKey !== null) return;
+    p.shared = null;
+    this.release(old);
+    try {
+      const sh = await this.open(old.six, { addr: c.laddr, port: c.lport, anyPort: false }, signal);
+      if (c.ptcl !== p) {
+        this.release(sh);
+        throw new NinepError(Ehungup);
+      }
+      p.shared = sh;
+      await this.connectSock(c, sh);
+    } catch (e) {
+      if (c.ptcl === p) c.rq.hangup();
+      throw e;
+    }
+  }
+
+  /** A datagram for conversation c, with the 52-byte header in headers mode (udp.c udpiput). */
+  private deliver(c: Conv, from: Ip, rport: number, msg: Buffer): void {
+    if (!c.headers) {
+      c.rq.put(msg);
+      return;
+    }
+    const local = this.localFor(c, from);
+    c.rq.put(withUdpHeader(from, local, local, rport, c.lport, msg));
   }
 
   async announce(c: Conv, local: LocalSpec, signal: Signal): Promise<void> {
@@ -158,14 +226,13 @@ export class HostUdp implements Proto {
     // only the per-peer conversations still open on sh get datagrams.
     const announcer = (c.ptcl as UdpConv | null)?.shared === sh;
     if (announcer && c.headers) {
-      const local = this.localFor(c, from);
-      c.rq.put(withUdpHeader(from, local, local, rinfo.port, c.lport, msg));
+      this.deliver(c, from, rinfo.port, msg);
       return;
     }
     const key = `${formatIp(from)}!${rinfo.port}`;
     const known = sh.peers.get(key);
     if (known) {
-      known.rq.put(msg);
+      this.deliver(known, from, rinfo.port, msg);
       return;
     }
     if (!announcer) { this.noPorts++; return; }
@@ -185,11 +252,11 @@ export class HostUdp implements Proto {
     else this.inErrors++;
   }
 
-  ctl(c: Conv, f: string[]): void {
+  ctl(c: Conv, f: string[], signal: Signal): void | Promise<void> {
     switch (f[0]) {
       case 'headers':
         c.headers = true;
-        return;
+        return this.namePort(c, ptcl(c), signal);
       case 'hangup':
         c.rq.hangup();
         return;
@@ -202,11 +269,19 @@ export class HostUdp implements Proto {
     const p = ptcl(c);
     const sh = p.shared;
     c.rq.checkWritable();
-    if (!sh) throw new NinepError('i/o on hungup channel');
+    if (!sh) throw new NinepError(Ehungup);
     if (c.headers) {
       // A write shorter than the header vanishes (G13).
       const h = parseUdpHeader(data);
       if (!h) return data.length;
+      if (h.rport === 0) throw new NinepError(Ebadarg);
+      if (sh.connectedTo !== null) {
+        if (`${formatIp(h.raddr)}!${h.rport}` === sh.connectedTo) return this.send(sh, h.payload, undefined, undefined, data.length);
+        // Elsewhere: a connected host socket cannot send there. Its port
+        // was named at `headers` (namePort), so the host keeps it.
+        sh.sock.disconnect();
+        sh.connectedTo = null;
+      }
       return this.send(sh, h.payload, h.rport, sockAddr(h.raddr, sh.six), data.length);
     }
     if (p.peerKey !== null) return this.send(sh, data, c.rport, sockAddr(c.raddr, sh.six), data.length);
@@ -216,12 +291,23 @@ export class HostUdp implements Proto {
     return this.send(sh, data, undefined, undefined, data.length);
   }
 
+  /** One datagram; to the connected peer when port is undefined. Host errors become Plan 9's. */
   private send(sh: Shared, payload: Uint8Array, port: number | undefined, addr: string | undefined, n: number): Promise<number> {
-    this.outDatagrams++;
     return new Promise((resolve, reject) => {
-      const cb = (e: Error | null): void => (e ? reject(new NinepError(plan9Error(e))) : resolve(n));
-      if (port === undefined) sh.sock.send(payload, cb);
-      else sh.sock.send(payload, port, addr, cb);
+      const cb = (e: Error | null): void => {
+        if (e) {
+          reject(toNetError(e));
+          return;
+        }
+        this.outDatagrams++;
+        resolve(n);
+      };
+      try {
+        if (port === undefined) sh.sock.send(payload, cb);
+        else sh.sock.send(payload, port, addr, cb);
+      } catch (e) {
+        reject(toNetError(e));
+      }
     });
   }
 

@@ -89,6 +89,8 @@ export async function overNet(opts: OverNetOptions): Promise<OverNet> {
   const udpDir = new ProtoDir(udp, 2, ctx);
   tcp.dir = tcpDir;
   udp.dir = udpDir;
+  tcpDir.onCallTaken = (parent) => tcp.callTaken(parent);
+  udpDir.onCallTaken = (parent) => udp.callTaken(parent);
   const cs = new OverCs({ pool, prefix, protocols: () => ['tcp', 'udp'] });
   const root = netRoot(opts.eve, (user) => [tcpDir.node, udpDir.node, cs.node(user)]);
   return {

@@ -14,8 +14,15 @@
  * blocking connect blocks (and is flushed) at the lower server.
  * `ttl`, `tos` and `ignoreadvice` given before the lower conversation
  * exists are replayed when it is opened, later ones are forwarded
- * (Proto.option). `hangup` (and TCP `close`) take effect in the upper
+ * (Proto.option); `backlog` is ours and stays here (a Plan 9 lower server
+ * does not know it). `hangup` (and TCP `close`) take effect in the upper
  * conversation first — Plan 9's never fail — and are then forwarded.
+ * TCP `hangupxmit` is forwarded first (the lower server may not know it);
+ * then the upper stops writing (Finwait1; after the peer's FIN, Closed)
+ * and keeps reading until the lower EOF; on a conversation that is not
+ * connected it ends the conversation as `hangup` does (tcp.c
+ * tcpxmitclose). A connect that fails, or is flushed, closes the upper
+ * receive side (tcp.c localclose): reads give EOF at once.
  *
  * Data: one Tread is kept outstanding on the lower `data` (a pump) and its
  * results go into the upper receive queue; in stream mode the pump waits
@@ -24,19 +31,25 @@
  * dropped, as Plan 9's UDP does. A 0-byte TCP read is the lower EOF: the
  * lower `status` then tells a FIN (`Close_wait`: queued data stays
  * readable) from a reset or hangup (`Closed`: unread data discarded), as
- * §4.6 wants. A failed lower read hangs the upper queue up with the lower
- * reason (`port unreachable` for UDP advice). Upper data writes are lower
+ * §4.6 wants; after our `hangupxmit` it is always the peer's FIN (the
+ * lower conversation is Closed once both sides are done, and the reply
+ * must stay readable). A failed lower read hangs the upper queue up with
+ * the lower reason (`port unreachable` for UDP advice). Upper data writes are lower
  * data writes, so a full lower send queue blocks the upper writer; writes
  * longer than the lower iounit are split (as devmnt does) and kept in
  * order.
  *
  * Announcements: an announced upper conversation keeps one open of the
- * lower `N/listen` outstanding; each call it yields becomes an upper call
- * through ProtoDir.newCall (≤ 10 waiting, further calls are closed at once,
- * as the host backend does). The upper `listen` therefore blocks and is
- * flushed in the upper server, as for any backend. Calls are taken one at
- * a time; after MAX_BAD_CALLS calls in a row that fail on their own (a
- * misbehaving lower server) the announcement is hung up.
+ * lower `N/listen` outstanding while it has room for one more call
+ * (ProtoDir.callRoom: its backlog and a free conversation); each call it
+ * yields becomes an upper call through ProtoDir.newCall. While there is no
+ * room, further calls wait at the lower server (in its queue, and below it
+ * in its kernel's), and the lower listen is opened again when a listen
+ * takes a call, `backlog` is raised or a conversation is freed
+ * (../callroom.ts). The upper `listen` therefore blocks and is flushed in
+ * the upper server, as for any backend. Calls are taken one at a time;
+ * after MAX_BAD_CALLS calls in a row that fail on their own (a misbehaving
+ * lower server) the announcement is hung up.
  *
  * Bounds: upper receive queues (TCP 2 MiB, then the pump waits; UDP
  * 512 KiB, then datagrams are dropped); one outstanding lower read per
@@ -46,9 +59,9 @@
  * `local`, `remote`: read from the lower conversation when it connects,
  * announces or arrives. `status`: the upper's own view, in the lower
  * protocol's format: its first word is the state as the upper has seen it
- * (TCP: Syn_sent, Established, Close_wait, Listen, Closed; UDP: Open,
- * Closed), the queue sizes are the upper queues'. `stats`: the upper's own
- * counters.
+ * (TCP: Syn_sent, Established, Finwait1, Close_wait, Listen, Closed;
+ * UDP: Open, Closed), the queue sizes are the upper queues'. `stats`:
+ * the upper's own counters.
  *
  * When the lower connection dies every conversation on it is hung up:
  * queued data stays readable, then reads give EOF (0 bytes ×3, then
@@ -67,6 +80,7 @@ import { Ehungup } from '../../netfs/queue.js';
 import { abortable, asNinep, linked } from './lower.js';
 import type { Lower, LowerPool, Member } from './lower.js';
 import { TCP_STAT_NAMES } from '../../stack/tcp/stats.js';
+import { CallRoom } from '../callroom.js';
 
 /** Upper receive queue bound for TCP: the pump pauses beyond it. */
 const TCP_RQ_LIMIT = 2 * 1024 * 1024;
@@ -105,6 +119,8 @@ class OverConv implements Member {
   estab = false;
   /** `hangup` or `close` was written: a connect finishing later does not revive it. */
   ended = false;
+  /** `hangupxmit` was written: no more writes, and the lower EOF is the peer's FIN. */
+  xmitClosed = false;
   listening = false;
   /** The last of a run of writes that must stay in order behind a split one. */
   writeTail: Promise<void> | null = null;
@@ -144,6 +160,7 @@ export class OverProto implements Proto {
   private inDatagrams = 0;
   private outDatagrams = 0;
   private inErrors = 0;
+  private readonly waitingCalls = new CallRoom();
   /** Bytes carried each way (not in the Plan 9 stats format; for the owner of the backend). */
   bytesIn = 0;
   bytesOut = 0;
@@ -289,7 +306,11 @@ export class OverProto implements Proto {
       }
       this.log(`${c.owner} ${this.name}/${c.index} ${msg} (lower ${st.dir})`);
     } catch (e) {
-      if (this.name === 'tcp' && st.live && st.state === 'Syn_sent') st.state = 'Closed';
+      if (st.live && this.name === 'tcp') {
+        if (st.state === 'Syn_sent') st.state = 'Closed';
+        // tcp.c localclose: both queues hang up; Closed discards what is queued.
+        c.rq.close();
+      }
       throw asNinep(e);
     }
   }
@@ -356,12 +377,17 @@ export class OverProto implements Proto {
 
   // ---- incoming calls ----
 
-  /** Keep one lower listen open while the announcement lives; each call becomes an upper call. */
+  /**
+   * Keep one lower listen open while the announcement lives and has room
+   * for a call; each call becomes an upper call. (The first listen goes out
+   * at once: the queue of a new announcement is empty.)
+   */
   private async listenLoop(st: OverConv, lower: Lower): Promise<void> {
     const parent = st.c;
     let bad = 0;
     try {
-      for (;;) {
+      for (let first = true; ; first = false) {
+        if (!first) await this.room(st);
         if (!st.live || st.dead) return;
         if (bad >= MAX_BAD_CALLS) throw new NinepError('i/o error');
         let lf: File;
@@ -384,6 +410,29 @@ export class OverProto implements Proto {
       parent.rq.hangup();
       this.dir.hangupListeners(parent);
     }
+  }
+
+  /** Until the announcement has room for one more call, or ends; calls wait at the lower server meanwhile. */
+  private room(st: OverConv): Promise<void> {
+    const parent = st.c;
+    if (this.dir.callRoom(parent)) return Promise.resolve();
+    const signal = st.abort.signal;
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        this.waitingCalls.done(parent);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      this.waitingCalls.wait(parent, () => {
+        if (this.dir.callRoom(parent) || !st.live) done();
+      });
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  /** A listen took one of `parent`'s calls (ProtoDir.onCallTaken). */
+  callTaken(parent: Conv): void {
+    this.waitingCalls.wake(parent);
   }
 
   /** Make an upper call of a lower one; false when that call went wrong on its own (it is dropped). */
@@ -498,14 +547,19 @@ export class OverProto implements Proto {
   private async eof(st: OverConv): Promise<void> {
     let closed = false;
     try {
-      if (st.lower) closed = /^Closed\b/.test(await this.readSmall(st.lower, `${st.dir}/status`));
+      if (st.lower && !st.xmitClosed) closed = /^Closed\b/.test(await this.readSmall(st.lower, `${st.dir}/status`));
     } catch {
       // The lower is going away: treat it as an EOF.
     }
     if (!st.live) return;
     const q = st.c.rq;
     if (q.isHungup) return;
-    if (closed) {
+    if (st.xmitClosed) {
+      // Both sides have sent their FIN.
+      st.state = 'Closed';
+      this.setEstab(st, false);
+      q.hangup();
+    } else if (closed) {
       st.state = 'Closed';
       this.setEstab(st, false);
       q.close();
@@ -518,7 +572,7 @@ export class OverProto implements Proto {
   write(c: Conv, data: Uint8Array, signal: Signal): Promise<number> {
     const st = this.st(c);
     const f = st.data;
-    if (st.dead || !f) return Promise.reject(new NinepError(Ehungup));
+    if (st.dead || !f || st.xmitClosed) return Promise.reject(new NinepError(Ehungup));
     if (st.writeTail === null && data.length <= f.iounit) return this.lowerWrite(st, f, data, signal);
     // A write the lower iounit splits: later writes wait behind it, so the
     // pieces of different writes never interleave.
@@ -549,7 +603,9 @@ export class OverProto implements Proto {
   async ctl(c: Conv, f: string[], signal: Signal): Promise<void> {
     const st = this.st(c);
     const verb = f[0];
-    const ending = verb === 'hangup' || verb === 'close';
+    // hangupxmit on a conversation that is not connected ends it, as hangup.
+    const halfClose = this.name === 'tcp' && verb === 'hangupxmit' && (st.state === 'Established' || st.state === 'Close_wait');
+    const ending = verb === 'hangup' || verb === 'close' || (this.name === 'tcp' && verb === 'hangupxmit' && !halfClose);
     // A hangup takes effect here first (it never fails in Plan 9), so that
     // nothing the lower side still delivers lands in the hung-up queue.
     if (ending) this.localCtl(st, verb);
@@ -559,8 +615,27 @@ export class OverProto implements Proto {
     if (!ending && st.live) this.localCtl(st, verb);
   }
 
-  private localCtl(st: OverConv, verb: string | undefined): void {
+  private localCtl(st: OverConv, cmd: string | undefined): void {
     const c = st.c;
+    let verb = cmd;
+    if (verb === 'hangupxmit' && this.name === 'tcp') {
+      if (st.state === 'Established') {
+        // The lower conversation sent its FIN (tcp.c tcpxmitclose); reads go on.
+        st.xmitClosed = true;
+        st.state = 'Finwait1';
+        return;
+      }
+      if (st.state === 'Close_wait') {
+        // Both FINs are sent; the lower's Last_ack is not ours to see end.
+        st.xmitClosed = true;
+        st.state = 'Closed';
+        this.setEstab(st, false);
+        return;
+      }
+      if (st.state === 'Finwait1' || st.xmitClosed) return;
+      // Listen, Syn_sent, Closed: as hangup (localclose), no reset to send.
+      verb = 'hangup';
+    }
     if (verb === 'hangup' || (verb === 'close' && this.name === 'tcp')) st.ended = true;
     if (this.name === 'tcp') {
       if (verb === 'hangup') {
@@ -586,6 +661,11 @@ export class OverProto implements Proto {
 
   /** ttl, tos, ignoreadvice after ProtoDir applied them: forwarded once the lower conversation exists. */
   option(c: Conv, f: string[], signal: Signal): MaybePromise<void> {
+    if (f[0] === 'backlog') {
+      // Ours, kept here; a larger one may let waiting calls in.
+      this.waitingCalls.wake(c);
+      return;
+    }
     const st = this.st(c);
     if (!st.ctl && !st.opening) return; // replayed by openLower
     return this.ensureLower(st, signal).then(() => this.lowerCtl(st, joinFields(f), signal));
@@ -594,6 +674,8 @@ export class OverProto implements Proto {
   // ---- lifetime ----
 
   close(c: Conv): void {
+    // A free conversation may be what a waiting announcement needs.
+    this.waitingCalls.closing();
     const st = c.ptcl as OverConv | null;
     if (!st || st.closed) return;
     st.closed = true;

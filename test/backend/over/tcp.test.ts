@@ -2,8 +2,11 @@
  * /net/tcp carried by a lower 9net server (transport stacking): dialing,
  * errors passed through verbatim, announce/listen/accept, end-of-connection
  * semantics, upper permissions, Tflush of blocked reads, listens and
- * connects, ctl options forwarded, a 32 MB transfer each way, and the
- * spreading of conversations over several lower connections.
+ * connects, ctl options forwarded, a 32 MB transfer each way, the
+ * spreading of conversations over several lower connections, `hangupxmit`
+ * passed down (FIN there, reads go on until the peer's FIN), EOF after a
+ * failed connect (tcp.c localclose), and calls beyond the upper queue left
+ * waiting at the lower server (a burst of 40 simultaneous clients).
  * Loopback only; every peer is a local socket.
  */
 import { createHash, randomBytes } from 'node:crypto';
@@ -18,6 +21,7 @@ import {
 import { overNet } from '../../../src/backend/over/backend.js';
 import { lowerConvByPort, startOver, startUpper } from './harness.js';
 import type { OverFixture } from './harness.js';
+import { answerThenHangupxmit, burst, expectClosedData, requestThenReply } from '../host/scenarios.js';
 
 const Ehungup = 'i/o on hungup channel';
 
@@ -349,6 +353,8 @@ describe('flush', () => {
       await expect(p).rejects.toBeInstanceOf(Interrupted);
       await waitFor(() => !lowerSynSent(), 'the lower connect abandoned');
       expect(await errorOf(ctl.write(`connect 127.0.0.1!${echo.port}`))).toBe('connection in use');
+      // The upper conversation is closed, as tcp.c's localclose does.
+      await expectClosedData(c, dir);
       await ctl.close();
       expect(fx.over.tcpDir.convs[n]!.refs).toBe(0);
     } finally {
@@ -358,7 +364,7 @@ describe('flush', () => {
 });
 
 describe('hangup of a pending connect', () => {
-  it('hangup from another ctl fid ends a connect pending at the lower server: the write returns, the conversation is closed', async () => {
+  it.each(['hangup', 'hangupxmit'])('%s from another ctl fid ends a connect pending at the lower server: the write returns, the conversation is closed', async (verb) => {
     const stuck = await stuckListener();
     try {
       const c = await fx.client();
@@ -369,7 +375,7 @@ describe('hangup of a pending connect', () => {
         'the lower connect in Syn_sent',
       );
       const ctl2 = await c.open(`${dir}/ctl`, ORDWR);
-      await ctl2.write('hangup');
+      await ctl2.write(verb);
       await p;
       expect(await readText(c, `${dir}/status`)).toMatch(/^Closed /);
       const data = await c.open(`${dir}/data`, ORDWR);
@@ -541,4 +547,69 @@ describe('several lower connections', () => {
       await small.close();
     }
   });
+});
+
+describe('hangupxmit through the lower /net', () => {
+  it('reaches the lower conversation: FIN to the peer, the reply still read, then EOF', async () => {
+    const p = await peer({ allowHalfOpen: true });
+    const c = await fx.client();
+    let lowerState = '';
+    p.server.once('connection', (s) => {
+      s.once('end', () => {
+        const ln = lowerConvByPort(fx, 'tcp', s.remotePort!);
+        lowerState = fx.lower.net.tcp.status(fx.lower.net.tcpDir.convs[ln]!);
+      });
+    });
+    const dir = await requestThenReply(c, p);
+    expect(lowerState).toMatch(/^Finwait1 /);
+    expect(await readText(c, `${dir}/status`)).toMatch(/^Closed /);
+  });
+
+  it('in Close_wait: the answer and our FIN reach the peer, the conversation is Closed at once', async () => {
+    const c = await fx.client();
+    const after = await answerThenHangupxmit(c, await peer({ allowHalfOpen: true }), (n) => fx.over.tcp.status(fx.over.tcpDir.convs[n]!));
+    expect(after).toMatch(/^Closed /);
+  });
+
+  it('on an idle conversation it opens nothing below', async () => {
+    const c = await fx.client();
+    const { ctl, n } = await clone(c);
+    const lower0 = fx.lower.net.tcpDir.convs.filter((cv) => cv.refs > 0).length;
+    await ctl.write('hangupxmit');
+    expect(fx.lower.net.tcpDir.convs.filter((cv) => cv.refs > 0).length).toBe(lower0);
+    expect(fx.over.tcp.status(fx.over.tcpDir.convs[n]!)).toMatch(/^Closed /);
+    await ctl.close();
+  });
+});
+
+describe('reads after a failed connect', () => {
+  it('connection refused at the lower server: EOF at once', async () => {
+    const c = await fx.client();
+    const { ctl, dir } = await clone(c);
+    expect(await errorOf(ctl.write(`connect 127.0.0.1!${await closedTcpPort()}`))).toBe('connection refused');
+    await expectClosedData(c, dir);
+    await ctl.close();
+  });
+});
+
+describe('calls beyond the upper queue wait at the lower server', () => {
+  it('a burst of 40 simultaneous clients: all delivered by the upper listen, none reset', async () => {
+    const c = await fx.client();
+    await burst(c, { count: 40, queued: (n) => fx.over.tcpDir.convs[n]!.incall.length });
+  }, 60_000);
+
+  it('with backlog 8 above, all 40 complete; meanwhile the rest wait in the lower queue', async () => {
+    const c = await fx.client();
+    let lowerWaiting = 0;
+    await burst(c, {
+      count: 40,
+      backlog: 8,
+      queued: (n) => fx.over.tcpDir.convs[n]!.incall.length,
+      sample: (port) => {
+        const ln = fx.lower.net.tcpDir.convs.findIndex((cv) => cv.state === 'Announced' && cv.lport === port);
+        if (ln >= 0) lowerWaiting = Math.max(lowerWaiting, fx.lower.net.tcpDir.convs[ln]!.incall.length);
+      },
+    });
+    expect(lowerWaiting).toBeGreaterThan(0);
+  }, 60_000);
 });
