@@ -28,7 +28,7 @@ import type { ConnConfig, ConnHost } from './conn.js';
 import { IsnGenerator } from './isn.js';
 import { SYNACK_RETRIES, TcpListener } from './listener.js';
 import type { LimboEntry } from './listener.js';
-import { SegmentWriter } from './output.js';
+import { SegmentWriter } from './segment.js';
 import { RTO_INITIAL_MS } from './rtt.js';
 import { seqAdd, seqGt } from './seq.js';
 import { newTcpStats } from './stats.js';
