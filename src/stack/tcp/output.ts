@@ -18,8 +18,8 @@ import { updateTimer } from './timers.js';
 export function header(c: TcpConn, seq: number, flags: number, now: number): SegmentWriter {
   const w = c.host.writer;
   w.reset();
-  w.sport = c.localPort;
-  w.dport = c.remotePort;
+  w.srcPort = c.localPort;
+  w.dstPort = c.remotePort;
   w.seq = seq;
   w.flags = flags;
   if (flags & TCP_ACK) {
@@ -38,7 +38,7 @@ export function header(c: TcpConn, seq: number, flags: number, now: number): Seg
     w.window = flags & TCP_SYN ? Math.min(0xffff, c.rcvWnd) : windowField(c);
   }
   if (c.tsOk) {
-    w.ts = true;
+    w.timestamps = true;
     w.tsVal = c.tsNow(now);
     w.tsEcr = flags & TCP_ACK ? c.tsRecent : 0;
   }
@@ -70,14 +70,14 @@ export function sendSyn(c: TcpConn, now: number): void {
   const w = header(c, c.iss, active ? TCP_SYN : TCP_SYN | TCP_ACK, now);
   w.mss = c.ourMss;
   if (active) {
-    w.wscale = c.offerWscale();
-    w.sackOk = cfg.sack;
-    w.ts = cfg.timestamps;
+    w.windowScale = c.offerWscale();
+    w.sackPermitted = cfg.sack;
+    w.timestamps = cfg.timestamps;
     w.tsVal = c.tsNow(now);
     w.tsEcr = 0;
   } else {
-    w.wscale = c.wsOk ? c.rcvShift : -1;
-    w.sackOk = c.sackOk;
+    w.windowScale = c.wsOk ? c.rcvShift : -1;
+    w.sackPermitted = c.sackOk;
   }
   w.prepare();
   c.host.emit(c, now);
@@ -89,7 +89,7 @@ export function sendSyn(c: TcpConn, now: number): void {
 export function sendRstFor(c: TcpConn, ack: number, now: number): void {
   const w = header(c, ack, TCP_RST, now);
   w.window = 0;
-  w.ts = false;
+  w.timestamps = false;
   w.prepare();
   c.host.stats.OutRsts++;
   c.host.emit(c, now);
@@ -97,7 +97,7 @@ export function sendRstFor(c: TcpConn, ack: number, now: number): void {
 
 export function sendRst(c: TcpConn, seq: number, now: number): void {
   const w = header(c, seq, TCP_RST | TCP_ACK, now);
-  w.ts = false;
+  w.timestamps = false;
   w.sackEdges = 0;
   w.prepare();
   c.host.stats.OutRsts++;

@@ -1,34 +1,33 @@
 /**
- * Serializes one TCP segment straight into the outgoing frame (an
- * IpPayloadWriter reused for every segment of the layer: no TcpRepr, no
- * closure and no intermediate buffer per segment). The payload is copied
- * from the connection's send ring; the option layout is the canonical
- * Linux one of wire/tcp.ts (emitTcp), so the two agree byte for byte.
+ * The one segment a TCP layer is sending, reused for every segment: its
+ * header fields (wire/tcp.ts TcpHeaderFields) and where its payload is in
+ * the connection's send ring. As an IpPayloadWriter it puts the segment
+ * straight into the outgoing frame: the payload copied from the ring, then
+ * header, options and checksum by wire/tcp.ts's emitTcpHeader, the
+ * emitter emitTcp uses and the goldens and fuzz tests check. Nothing is
+ * allocated per segment.
  */
 import type { IpPayloadWriter } from '../core.js';
-import { put16, put32 } from '../wire/bytes.js';
-import { checksum, pseudoHeaderSum } from '../wire/checksum.js';
-import { IP_PROTO_TCP } from '../wire/ipv4.js';
-import { TCP_HEADER_LEN, writeTcpOptions } from '../wire/tcp.js';
+import { emitTcpHeader, TCP_HEADER_LEN, tcpOptionsLen } from '../wire/tcp.js';
+import type { TcpHeaderFields } from '../wire/tcp.js';
 import type { SendBuffer } from './sendbuf.js';
 
-export class SegmentWriter implements IpPayloadWriter {
+export class SegmentWriter implements TcpHeaderFields, IpPayloadWriter {
   length = 0;
-  sport = 0;
-  dport = 0;
+  srcPort = 0;
+  dstPort = 0;
   seq = 0;
   ack = 0;
   flags = 0;
   window = 0;
-  /** MSS option value, -1 = none. */
+  urgent = 0;
   mss = -1;
-  /** Window-scale option, -1 = none. */
-  wscale = -1;
-  sackOk = false;
-  ts = false;
+  windowScale = -1;
+  sackPermitted = false;
+  timestamps = false;
   tsVal = 0;
   tsEcr = 0;
-  /** SACK edges to send (flat), count = sackEdges. */
+  /** SACK edges to send (flat), filled in place; the first `sackEdges` count. */
   readonly sack: number[] = [];
   sackEdges = 0;
   /** Payload: `n` bytes at offset `off` of `buf`. */
@@ -36,14 +35,15 @@ export class SegmentWriter implements IpPayloadWriter {
   off = 0;
   n = 0;
   /** Header length of the current segment. */
-  hlen = 0;
+  private hlen = 0;
 
   /** Clears options and payload for the next segment. */
   reset(): void {
+    this.urgent = 0;
     this.mss = -1;
-    this.wscale = -1;
-    this.sackOk = false;
-    this.ts = false;
+    this.windowScale = -1;
+    this.sackPermitted = false;
+    this.timestamps = false;
     this.sackEdges = 0;
     this.buf = null;
     this.n = 0;
@@ -52,32 +52,14 @@ export class SegmentWriter implements IpPayloadWriter {
 
   /** Computes `length` from the fields set; call before sending. */
   prepare(): number {
-    let o = 0;
-    if (this.mss >= 0) o += 4;
-    if (this.ts) o += 12;
-    else if (this.sackOk) o += 4;
-    if (this.wscale >= 0) o += 4;
-    if (this.sackEdges > 0) o += 4 + 4 * this.sackEdges;
-    this.hlen = TCP_HEADER_LEN + o;
+    this.hlen = TCP_HEADER_LEN + tcpOptionsLen(this);
     this.length = this.hlen + this.n;
     return this.length;
   }
 
   write(out: Uint8Array, off: number, src: number, dst: number): void {
-    const hlen = this.hlen;
-    put16(out, off, this.sport);
-    put16(out, off + 2, this.dport);
-    put32(out, off + 4, this.seq);
-    put32(out, off + 8, this.ack);
-    out[off + 12] = ((hlen >>> 2) << 4) | ((this.flags >>> 8) & 0x0f);
-    out[off + 13] = this.flags & 0xff;
-    put16(out, off + 14, this.window);
-    put16(out, off + 16, 0);
-    put16(out, off + 18, 0);
-    writeTcpOptions(out, off + TCP_HEADER_LEN, this.mss, this.sackOk, this.ts, this.tsVal, this.tsEcr, this.wscale, this.sack, this.sackEdges);
-    if (this.n > 0) this.buf!.copyOut(this.off, this.n, out, off + hlen);
-    const len = this.length;
-    put16(out, off + 16, checksum(out, pseudoHeaderSum(src, dst, IP_PROTO_TCP, len), off, off + len));
+    if (this.n > 0) this.buf!.copyOut(this.off, this.n, out, off + this.hlen);
+    emitTcpHeader(this, this.n, out, off, src, dst);
     this.buf = null;
   }
 }

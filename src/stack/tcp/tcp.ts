@@ -453,8 +453,8 @@ export class TcpLayer implements ConnHost, TimerSource {
   private sendSynAck(e: LimboEntry, now: number): void {
     const w = this.writer;
     w.reset();
-    w.sport = e.localPort;
-    w.dport = e.remotePort;
+    w.srcPort = e.localPort;
+    w.dstPort = e.remotePort;
     w.seq = e.iss;
     w.ack = seqAdd(e.irs, 1);
     w.flags = TCP_SYN | TCP_ACK;
@@ -464,11 +464,11 @@ export class TcpLayer implements ConnHost, TimerSource {
     if (e.peerWscale >= 0) {
       let shift = 0;
       while (shift < 14 && this.cfg.recvBuffer >>> shift > 0xffff) shift++;
-      w.wscale = shift;
+      w.windowScale = shift;
     }
-    w.sackOk = e.sackOk;
+    w.sackPermitted = e.sackOk;
     if (e.tsOk) {
-      w.ts = true;
+      w.timestamps = true;
       w.tsVal = (Math.floor(now) + e.tsOffset) >>> 0;
       w.tsEcr = e.tsRecent;
     }
@@ -482,8 +482,8 @@ export class TcpLayer implements ConnHost, TimerSource {
     if (seg.flags & TCP_RST) return;
     const w = this.writer;
     w.reset();
-    w.sport = seg.dstPort;
-    w.dport = seg.srcPort;
+    w.srcPort = seg.dstPort;
+    w.dstPort = seg.srcPort;
     w.window = 0;
     if (seg.flags & TCP_ACK) {
       w.seq = seg.ack;
