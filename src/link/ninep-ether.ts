@@ -18,7 +18,7 @@ import { ORDWR } from '../ninep/types.js';
 import type { Rng } from '../lib/rng.js';
 import { CryptoRng } from '../lib/rng.js';
 import { DEFAULT_MTU, ETH_HEADER_LEN, newLinkStats } from './link.js';
-import type { Disposable, FrameHandler, Link, LinkStats } from './link.js';
+import type { BatchEndHandler, Disposable, FrameHandler, Link, LinkStats } from './link.js';
 import { randomMac } from './mac.js';
 
 /** Treads kept outstanding on the lower data file. */
@@ -43,6 +43,7 @@ export class NinePEtherLink implements Link {
   readonly mac: Uint8Array;
   private readonly s: LinkStats = newLinkStats();
   private rx: FrameHandler | null = null;
+  private endBatch: BatchEndHandler | null = null;
   private closed = false;
   private writes = 0;
   private readonly abort = new AbortController();
@@ -110,6 +111,7 @@ export class NinePEtherLink implements Link {
       this.s.rxFrames++;
       this.s.rxBytes += f.length;
       this.rx(f);
+      this.endBatch?.(); // one frame per read: each is a batch
     }
   }
 
@@ -141,10 +143,11 @@ export class NinePEtherLink implements Link {
     for (const f of frames) this.send(f);
   }
 
-  attach(rx: FrameHandler): Disposable {
+  attach(rx: FrameHandler, endBatch?: BatchEndHandler): Disposable {
     if (this.rx) throw new Error('NinePEtherLink: a receiver is already attached');
     this.rx = rx;
-    return { dispose: () => { if (this.rx === rx) this.rx = null; } };
+    this.endBatch = endBatch ?? null;
+    return { dispose: () => { if (this.rx === rx) { this.rx = null; this.endBatch = null; } } };
   }
 
   private fail(e: Error, onError?: (e: Error) => void): void {

@@ -60,9 +60,8 @@ export class TcpLayer implements ConnHost, TimerSource {
   private readonly isnGen: IsnGenerator;
   private readonly challengeLimit: number;
   private challengeSec = -1;
-  /** Connections whose flush waits for the end of the current input batch. */
+  /** Connections whose flush waits for the end of the current input batch (at most the table). */
   private readonly dirty = new Set<TcpConn>();
-  private flushQueued = false;
   private challengeCount = 0;
   private readonly subs: Disposable[];
 
@@ -101,6 +100,7 @@ export class TcpLayer implements ConnHost, TimerSource {
         advise: (a, now) => this.advise(a, now),
       }),
       stack.addTimerSource(this),
+      stack.onInputBatchEnd((now) => this.flushBatch(now)),
     ];
   }
 
@@ -246,14 +246,13 @@ export class TcpLayer implements ConnHost, TimerSource {
   /** @internal */
   deferFlush(conn: TcpConn): void {
     this.dirty.add(conn);
-    if (this.flushQueued) return;
-    this.flushQueued = true;
-    queueMicrotask(() => {
-      this.flushQueued = false;
-      const now = this.stack.now();
-      for (const c of this.dirty) if (c.state !== 'Closed') c.flush(now);
-      this.dirty.clear();
-    });
+  }
+
+  /** The stack's input batch is over: one flush per connection that received (batchInput). */
+  private flushBatch(now: number): void {
+    if (this.dirty.size === 0) return;
+    for (const c of this.dirty) if (c.state !== 'Closed') c.flush(now);
+    this.dirty.clear();
   }
 
   challengeAllowed(now: number): boolean {

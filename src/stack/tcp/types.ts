@@ -62,10 +62,10 @@ export interface TcpLayerOptions {
   /** Offer/accept SACK (RFC 2018; default true). */
   sack?: boolean;
   /**
-   * Flush a connection once per batch of received frames (at the end of the
-   * event-loop turn, in a microtask) instead of after every segment: fewer
-   * ACKs and larger sends, as GRO gives the kernel (default false: segment
-   * tests see every reply at once).
+   * Flush a connection once per batch of received frames (when the link
+   * says the batch is over: Stack.onInputBatchEnd) instead of after every
+   * segment: fewer ACKs and larger sends, as GRO gives the kernel (default
+   * false: segment tests see every reply at once).
    */
   batchInput?: boolean;
   /** Challenge ACKs per second, RFC 5961 §7 (default 1000). */
