@@ -121,9 +121,11 @@ export class TcpConn {
   readonly key: number;
   /** True for connections accepted from a listener. */
   readonly passive: boolean;
-  /** TTL and TOS of our segments (Plan 9 ctl `ttl`, `tos`). */
+  /** TTL and TOS of every segment we send (Plan 9 ctl `ttl`, `tos`; tcp.c ipoput4 with s->ttl, s->tos). */
   ttl = 255;
   tos = 0;
+  /** ICMP errors do not end a connect (Plan 9 ctl `ignoreadvice`); path MTU news is still taken. */
+  ignoreAdvice = false;
 
   // The rest of the TCB: @internal, read and written by input.ts,
   // output.ts, recovery.ts and timers.ts.
@@ -278,7 +280,7 @@ export class TcpConn {
    * `i/o on hungup channel` once the connection is closed or closing.
    */
   write(data: Uint8Array, now: number): number {
-    if (this.userClosed || this.finQueued || !this.canWrite()) throw new StackError(Ehungup);
+    if (this.sendClosed) throw new StackError(Ehungup);
     const n = this.sbuf.write(data);
     if (n < data.length) this.wantWritable = true;
     if (n > 0 && this.synchronized()) output(this, now);
@@ -371,10 +373,49 @@ export class TcpConn {
         this.queueFin();
         this.setState('Last_ack', 'close', now);
         break;
+      case 'Finwait2':
+        // Half-closed before (closeSend): no longer held by its user, so bounded now.
+        this.armFinwait2(now);
+        return;
       default:
         return;
     }
     output(this, now);
+  }
+
+  /**
+   * Half close (Plan 9 `hangupxmit`, tcp.c tcpxmitclose): FIN after the
+   * queued data, and receiving goes on: data keeps coming to the handler
+   * until the peer's FIN (onEnd). Writes fail from now on. Finwait1 and
+   * Finwait2 (or Last_ack after the peer's FIN) follow; Finwait2 is not
+   * timed out while the user holds the connection. Before the handshake
+   * it is a close, as in Plan 9.
+   */
+  closeSend(now: number): void {
+    if (this.userClosed || this.finQueued) return;
+    switch (this.state) {
+      case 'Syn_sent':
+      case 'Closed':
+        this.close(now);
+        return;
+      case 'Syn_received':
+      case 'Established':
+        this.queueFin();
+        this.setState('Finwait1', 'hangupxmit', now);
+        break;
+      case 'Close_wait':
+        this.queueFin();
+        this.setState('Last_ack', 'hangupxmit', now);
+        break;
+      default:
+        return;
+    }
+    output(this, now);
+  }
+
+  /** True once the sending side is closed (close, closeSend, abort, or the end of the connection). */
+  get sendClosed(): boolean {
+    return this.userClosed || this.finQueued || !this.canWrite();
   }
 
   /** Abortive close (Plan 9 `hangup`): RST if synchronized, then Closed. No handler calls follow. */
@@ -520,8 +561,8 @@ export class TcpConn {
       this.host.schedule(this.timer.at);
       this.reportFinal(null);
     } else if (next === 'Finwait2') {
-      this.timer = { kind: 'timewait', at: now + Math.max(FINWAIT2_TIMEOUT_MS, this.host.cfg.timeWaitMs) };
-      this.host.schedule(this.timer.at);
+      if (this.userClosed) this.armFinwait2(now);
+      else this.timer = { kind: 'idle', at: null }; // half-closed: the peer may send for as long as it likes
     } else if (next === 'Closed') {
       this.timer = { kind: 'idle', at: null };
       this.ackAt = null;
@@ -546,6 +587,12 @@ export class TcpConn {
     h.onClosed?.(reason);
   }
 
+  /** Bounds Finwait2 for a connection its user closed. */
+  armFinwait2(now: number): void {
+    this.timer = { kind: 'timewait', at: now + Math.max(FINWAIT2_TIMEOUT_MS, this.host.cfg.timeWaitMs) };
+    this.host.schedule(this.timer.at);
+  }
+
   /** Ends the connection with a user-visible error: Closed at once. */
   fail(reason: string, now: number): void {
     this.setState('Closed', reason, now);
@@ -558,7 +605,11 @@ export class TcpConn {
     this.finSeq = seqAdd(this.bufSeq, this.sbuf.length);
   }
 
-  /** @internal ICMP advice (plan9-net.md §4.3): fatal only in Syn_sent; PMTU in any state. */
+  /**
+   * @internal ICMP advice (9front tcp.c tcpadvise; plan9-net.md §4.3): the
+   * reason ends a connect in Syn_sent (unless ignoreAdvice) and is ignored
+   * in other states; fragmentation needed lowers the MSS in any state.
+   */
   advise(reason: string, mtu: number, isFragNeeded: boolean, now: number): void {
     if (isFragNeeded && mtu >= 68) {
       const m = Math.max(64, Math.min(this.peerMss, mtu - 40) - (this.tsOk ? TS_OPT_LEN : 0));
@@ -569,7 +620,7 @@ export class TcpConn {
       }
       return;
     }
-    if (this.state === 'Syn_sent') this.fail(reason, now);
+    if (this.state === 'Syn_sent' && !this.ignoreAdvice) this.fail(reason, now);
   }
 
   /** @internal Time_wait recycled by a new SYN or a new connect (RFC 6191). */

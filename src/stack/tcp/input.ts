@@ -409,8 +409,10 @@ function processFin(c: TcpConn, now: number): void {
     case 'Finwait1':
       // Our FIN not yet acknowledged (else we would be in Finwait2): simultaneous close.
       c.setState('Closing', 'fin', now);
+      c.handler.onEnd?.(); // after closeSend the user still reads: this is its EOF
       break;
     case 'Finwait2':
+      c.handler.onEnd?.();
       c.setState('Time_wait', 'fin', now);
       break;
     default:
