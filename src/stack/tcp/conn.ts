@@ -359,28 +359,11 @@ export class TcpConn {
     this.userClosed = true;
     this.handler = EMPTY_HANDLER;
     this.unconsumed = 0;
-    switch (this.state) {
-      case 'Syn_sent':
-      case 'Closed':
-        this.setState('Closed', 'close', now);
-        return;
-      case 'Syn_received':
-      case 'Established':
-        this.queueFin();
-        this.setState('Finwait1', 'close', now);
-        break;
-      case 'Close_wait':
-        this.queueFin();
-        this.setState('Last_ack', 'close', now);
-        break;
-      case 'Finwait2':
-        // Half-closed before (closeSend): no longer held by its user, so bounded now.
-        this.armFinwait2(now);
-        return;
-      default:
-        return;
-    }
-    output(this, now);
+    const s = this.state;
+    if (s === 'Syn_sent' || s === 'Closed') this.setState('Closed', 'close', now);
+    // Half-closed before (closeSend): no longer held by its user, so bounded now.
+    else if (s === 'Finwait2') this.armFinwait2(now);
+    else this.sendFin('close', now);
   }
 
   /**
@@ -393,23 +376,24 @@ export class TcpConn {
    */
   closeSend(now: number): void {
     if (this.userClosed || this.finQueued) return;
-    switch (this.state) {
-      case 'Syn_sent':
-      case 'Closed':
-        this.close(now);
-        return;
-      case 'Syn_received':
-      case 'Established':
-        this.queueFin();
-        this.setState('Finwait1', 'hangupxmit', now);
-        break;
-      case 'Close_wait':
-        this.queueFin();
-        this.setState('Last_ack', 'hangupxmit', now);
-        break;
-      default:
-        return;
-    }
+    if (this.state === 'Syn_sent' || this.state === 'Closed') this.close(now);
+    else this.sendFin('hangupxmit', now);
+  }
+
+  /**
+   * RFC 9293 §3.10.4 CLOSE once synchronized: our FIN after the queued
+   * data, Finwait1 (from Syn_received or Established) or Last_ack (from
+   * Close_wait); nothing in the other states.
+   */
+  private sendFin(why: string, now: number): void {
+    const s = this.state;
+    if (s === 'Syn_received' || s === 'Established') {
+      this.queueFin();
+      this.setState('Finwait1', why, now);
+    } else if (s === 'Close_wait') {
+      this.queueFin();
+      this.setState('Last_ack', why, now);
+    } else return;
     output(this, now);
   }
 

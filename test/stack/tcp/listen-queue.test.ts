@@ -8,6 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import type { TcpConn } from '../../../src/stack/tcp/conn.js';
 import { TCP_ACK, TCP_PSH, TCP_SYN } from '../../../src/stack/wire/tcp.js';
+import type { TcpRepr } from '../../../src/stack/wire/tcp.js';
 import { flagsOf, harness, PISS } from './harness.js';
 
 function full() {
@@ -21,6 +22,16 @@ function full() {
     onAccept: (c) => (accepted.push(c), { onData: (d) => data.push(...d) }),
   });
   return { ...h, l, accepted, data, setRoom: (v: boolean) => (room = v) };
+}
+
+/** A handshake that completes after the queue filled: returns our SYN-ACK. */
+function held(t: ReturnType<typeof full>): TcpRepr {
+  t.setRoom(true);
+  t.inject({ seq: PISS, flags: TCP_SYN, mss: 1460 });
+  const [sa] = t.out();
+  t.setRoom(false);
+  t.inject({ seq: PISS + 1, ack: sa!.seq + 1, flags: TCP_ACK });
+  return sa!;
 }
 
 describe('tcp: a listener without room for calls', () => {
@@ -42,13 +53,9 @@ describe('tcp: a listener without room for calls', () => {
 
   it('keeps a handshake that completes while the queue is full, and accepts it when room returns', () => {
     const t = full();
-    t.setRoom(true);
-    t.inject({ seq: PISS, flags: TCP_SYN, mss: 1460 });
-    const [sa] = t.out();
-    t.setRoom(false);
     // The client's ACK, then its first data: both dropped, the entry stays.
-    t.inject({ seq: PISS + 1, ack: sa!.seq + 1, flags: TCP_ACK });
-    t.inject({ seq: PISS + 1, ack: sa!.seq + 1, flags: TCP_ACK | TCP_PSH, payload: new Uint8Array([1, 2]) });
+    const sa = held(t);
+    t.inject({ seq: PISS + 1, ack: sa.seq + 1, flags: TCP_ACK | TCP_PSH, payload: new Uint8Array([1, 2]) });
     expect(t.out()).toEqual([]);
     expect(t.tcp.limboCount).toBe(1);
     expect(t.accepted).toHaveLength(0);
@@ -63,7 +70,7 @@ describe('tcp: a listener without room for calls', () => {
     expect(t.out().map(flagsOf)).toEqual(['SA']);
     t.l.roomReturned(t.clock.now()); // nothing else is held
     expect(t.out()).toEqual([]);
-    t.inject({ seq: PISS + 1, ack: sa!.seq + 1, flags: TCP_ACK | TCP_PSH, payload: new Uint8Array([1, 2]) });
+    t.inject({ seq: PISS + 1, ack: sa.seq + 1, flags: TCP_ACK | TCP_PSH, payload: new Uint8Array([1, 2]) });
     expect(t.accepted.map((c) => c.state)).toEqual(['Established']);
     expect(t.data).toEqual([1, 2]);
     expect(t.tcp.stats.OutRsts).toBe(0);
@@ -71,11 +78,7 @@ describe('tcp: a listener without room for calls', () => {
 
   it('forgets a held handshake after its SYN-ACK retransmissions, without a RST', () => {
     const t = full();
-    t.setRoom(true);
-    t.inject({ seq: PISS, flags: TCP_SYN, mss: 1460 });
-    const [sa] = t.out();
-    t.setRoom(false);
-    t.inject({ seq: PISS + 1, ack: sa!.seq + 1, flags: TCP_ACK });
+    held(t);
     t.clock.advance(64_000);
     expect(t.tcp.limboCount).toBe(0);
     expect(t.out().every((s) => flagsOf(s) === 'SA')).toBe(true);
