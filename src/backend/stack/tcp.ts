@@ -1,8 +1,8 @@
 /**
- * /net/tcp over our own TCP (plan9-net.md §4): connect waits for the
- * handshake and fails with the connection's Plan 9 reason (`connection
- * refused`, `ttl exceeded at A.B.C.D`, ...); announce makes a listener
- * whose completed handshakes become conversations offered through
+ * /net/tcp over our own TCP, with devip.c's and tcp.c's semantics: connect
+ * waits for the handshake and fails with the connection's Plan 9 reason
+ * (`connection refused`, `ttl exceeded at A.B.C.D`, ...); announce makes a
+ * listener whose completed handshakes become conversations offered through
  * `listen` (half-open ones stay in the TCP layer's limbo, and while the
  * queue of calls is full SYNs are left unanswered for the client to
  * retransmit). Every segment of a conversation carries its `ttl` and

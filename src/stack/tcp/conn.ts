@@ -2,9 +2,9 @@
  * One TCP connection: the control block (the TCB, RFC 9293 §3.3.1: send
  * and receive sequence spaces, options, congestion and RTT state, timers)
  * and the user calls on it (write, consumed, close, hangupxmit, abort,
- * keepalive, nodelay, congestion; 9front tcp.c's tcpctl side). The rest
- * of the machine works on this block, one idea per file, as 9front's
- * tcp.c and smoltcp's socket are organised:
+ * keepalive, nodelay, congestion; the tcpctl side of Plan 9's tcp.c).
+ * The rest of the machine works on this block, one idea per file, along
+ * the lines 9/ip/tcp.c is organised in:
  *
  *   input.ts     segment arrival, RFC 9293 §3.10.7 (sequence check with
  *                PAWS, RST, SYN, ACK, text, FIN);
@@ -590,7 +590,7 @@ export class TcpConn {
   }
 
   /**
-   * @internal ICMP advice (9front tcp.c tcpadvise; plan9-net.md §4.3): the
+   * @internal ICMP advice (9front tcp.c tcpadvise): the
    * reason ends a connect in Syn_sent (unless ignoreAdvice) and is ignored
    * in other states; fragmentation needed lowers the MSS in any state.
    */
