@@ -5,7 +5,7 @@
  * stack sends pass the slots' taps on their way out.
  */
 import { newLinkStats } from './link.js';
-import type { Disposable, FrameHandler, Link, LinkStats } from './link.js';
+import type { BatchEndHandler, Disposable, FrameHandler, Link, LinkStats } from './link.js';
 
 /** What an ether device directory (/net/etherN) needs of its device. */
 export interface EtherCounters {
@@ -39,15 +39,19 @@ type Tap = (frame: Uint8Array, dir: 'in' | 'out') => void;
 export class EtherPort implements EtherDevice {
   private taps: Tap[] = [];
   private stackRx: FrameHandler | null = null;
+  private stackEnd: BatchEndHandler | null = null;
   private readonly sub: Disposable;
   private ipLink: Link | null = null;
 
   constructor(readonly name: string, readonly link: Link) {
-    this.sub = link.attach((frame) => {
-      const taps = this.taps;
-      for (let i = 0; i < taps.length; i++) taps[i]!(frame, 'in');
-      this.stackRx?.(frame);
-    });
+    this.sub = link.attach(
+      (frame) => {
+        const taps = this.taps;
+        for (let i = 0; i < taps.length; i++) taps[i]!(frame, 'in');
+        this.stackRx?.(frame);
+      },
+      () => this.stackEnd?.(),
+    );
   }
 
   get mac(): Uint8Array {
@@ -71,7 +75,9 @@ export class EtherPort implements EtherDevice {
   }
 
   deliverLocal(frame: Uint8Array): void {
-    this.stackRx?.(frame);
+    if (!this.stackRx) return;
+    this.stackRx(frame);
+    this.stackEnd?.();
   }
 
   tap(fn: Tap): { dispose(): void } {
@@ -101,16 +107,18 @@ export class EtherPort implements EtherDevice {
       stats,
       send,
       sendBatch(frames: readonly Uint8Array[]) { for (const f of frames) send(f); },
-      attach(rx: FrameHandler): Disposable {
+      attach(rx: FrameHandler, endBatch?: BatchEndHandler): Disposable {
         if (port.stackRx) throw new Error(`${port.name}: already bound`);
         port.stackRx = (frame) => {
           stats.rxFrames++;
           stats.rxBytes += frame.length;
           rx(frame);
         };
+        port.stackEnd = endBatch ?? null;
         return {
           dispose: () => {
             port.stackRx = null;
+            port.stackEnd = null;
             port.ipLink = null;
           },
         };

@@ -13,7 +13,7 @@
  */
 import type { Clock, TimerHandle } from '../lib/clock.js';
 import type { Rng } from '../lib/rng.js';
-import type { Disposable, FrameHandler, Link, LinkStats } from './link.js';
+import type { BatchEndHandler, Disposable, FrameHandler, Link, LinkStats } from './link.js';
 
 /** Default bound on frames held for delay or reorder, per FaultLink. */
 export const DEFAULT_FAULT_LIMIT = 1024;
@@ -175,6 +175,9 @@ export class FaultLink implements Link {
   private readonly tx: Direction;
   private readonly rxDir: Direction;
   private rx: FrameHandler | null = null;
+  private endBatch: BatchEndHandler | null = null;
+  /** Frames went to rx since the receiver was last told a batch ended. */
+  private rxUnended = false;
   private innerSub: Disposable | null = null;
   private txBatch: Uint8Array[] | null = null;
 
@@ -190,7 +193,11 @@ export class FaultLink implements Link {
       if (this.txBatch) this.txBatch.push(f);
       else this.inner.send(f);
     });
-    this.rxDir = new Direction(this, checkSpec(opts.rx, hasClock, 'rx'), true, (f) => this.rx?.(f));
+    this.rxDir = new Direction(this, checkSpec(opts.rx, hasClock, 'rx'), true, (f) => {
+      if (!this.rx) return;
+      this.rxUnended = true;
+      this.rx(f);
+    });
   }
 
   get mtu(): number {
@@ -221,15 +228,17 @@ export class FaultLink implements Link {
     if (batch.length) this.inner.sendBatch(batch);
   }
 
-  attach(rx: FrameHandler): Disposable {
+  attach(rx: FrameHandler, endBatch?: BatchEndHandler): Disposable {
     if (this.closed) throw new Error('link is closed');
     if (this.rx) throw new Error('link already has a receiver');
-    this.innerSub = this.inner.attach((f) => this.rxDir.input(f));
+    this.innerSub = this.inner.attach((f) => this.rxDir.input(f), () => this.endRxBatch());
     this.rx = rx;
+    this.endBatch = endBatch ?? null;
     return {
       dispose: () => {
         if (this.rx !== rx) return;
         this.rx = null;
+        this.endBatch = null;
         this.innerSub?.dispose();
         this.innerSub = null;
       },
@@ -245,6 +254,7 @@ export class FaultLink implements Link {
       this.rxDir.drop();
       this.heldCount = 0;
       this.rx = null;
+      this.endBatch = null;
       this.innerSub?.dispose();
       this.innerSub = null;
     }
@@ -276,18 +286,33 @@ export class FaultLink implements Link {
     if (this.heldCount > 0) this.heldCount--;
   }
 
+  /**
+   * Runs `fn` after `delay`; frames it hands to the receiver (held or
+   * delayed ones) are a batch of their own.
+   */
   schedule(delay: number, fn: () => void): void {
     const clock = this.clock;
     if (!clock) {
       queueMicrotask(() => {
-        if (!this.closed) fn();
+        if (this.closed) return;
+        fn();
+        this.endRxBatch();
       });
       return;
     }
     const t: TimerHandle = clock.at(clock.now() + delay, () => {
       this.timers.delete(t);
-      if (!this.closed) fn();
+      if (this.closed) return;
+      fn();
+      this.endRxBatch();
     });
     this.timers.add(t);
+  }
+
+  /** The inner link's batch (or a timer's frames) is over: tell the receiver, if it got any. */
+  private endRxBatch(): void {
+    if (!this.rxUnended) return;
+    this.rxUnended = false;
+    this.endBatch?.();
   }
 }

@@ -73,7 +73,7 @@ export class Hub {
   port(popts: HubPortOptions = {}): Link {
     const id = this.nextId++;
     const mac = popts.mac ?? (this.opts.rng ? randomMac(this.opts.rng) : sequentialMac(0x10000 + id));
-    const wire = new Wire((f) => link.ingress(f), { ...this.opts, delay: popts.delay ?? this.opts.delay });
+    const wire = new Wire((f) => link.ingress(f), { ...this.opts, delay: popts.delay ?? this.opts.delay }, () => link.ingressEnd());
     const link: MemoryPort = new MemoryPort(mac, this.mtu, (f) => this.forward(id, f), () => this.remove(id));
     this.ports.set(id, { id, link, wire });
     return link;

@@ -1,7 +1,8 @@
 /**
  * The link layer contract: a Link moves whole Ethernet frames (no preamble,
  * no FCS) between us and one segment. It is push-based in both directions:
- * send() hands a frame to the link, attach() registers the one receiver.
+ * send() hands a frame to the link, attach() registers the one receiver
+ * and, optionally, who is told when a batch of received frames is over.
  * Implementations: TapLink (kernel TAP device), pair/hub ports (in memory),
  * FaultLink (decorator).
  */
@@ -47,6 +48,14 @@ export function newLinkStats(): LinkStats {
  */
 export type FrameHandler = (frame: Uint8Array) => void;
 
+/**
+ * Told that a batch of received frames is over: the frames one wakeup of
+ * the device brought, one drain of an in-memory wire. Links that deliver
+ * one frame at a time call it after each. A receiver may leave work for
+ * it (TCP sends one ACK per batch, as GRO gives the kernel).
+ */
+export type BatchEndHandler = () => void;
+
 export interface Disposable {
   dispose(): void;
 }
@@ -74,8 +83,11 @@ export interface Link {
   /**
    * Register the receiver (one at a time: attaching a second throws).
    * Frames arriving with no receiver are dropped and counted (rxDropped).
+   * `endBatch`, when given, is called after every batch of frames handed
+   * to `rx` (after each frame, for a link that delivers them one by one),
+   * so nothing the receiver left for the end of a batch waits longer.
    */
-  attach(rx: FrameHandler): Disposable;
+  attach(rx: FrameHandler, endBatch?: BatchEndHandler): Disposable;
   /**
    * Stop delivery and release resources. Idempotent; after close, send()
    * counts drops and nothing is delivered.

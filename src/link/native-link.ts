@@ -11,7 +11,7 @@
  * extra native counters folded into stats.
  */
 import { frameLengthOk, newLinkStats } from './link.js';
-import type { Disposable, FrameHandler, Link, LinkStats } from './link.js';
+import type { BatchEndHandler, Disposable, FrameHandler, Link, LinkStats } from './link.js';
 import { errnoName } from './native.js';
 
 /** The native counters every handle keeps. */
@@ -76,6 +76,7 @@ export abstract class NativeLink<C extends NativeLinkCounters, H extends NativeL
   private readonly txDropErrnos: ReadonlySet<string>;
   private readonly onError: ((err: Error) => void) | undefined;
   private rx: FrameHandler | null = null;
+  private endBatch: BatchEndHandler | null = null;
   private closed = false;
 
   protected constructor(handle: H, cfg: NativeLinkConfig) {
@@ -150,15 +151,17 @@ export abstract class NativeLink<C extends NativeLinkCounters, H extends NativeL
     }
   }
 
-  attach(rx: FrameHandler): Disposable {
+  attach(rx: FrameHandler, endBatch?: BatchEndHandler): Disposable {
     if (this.closed) throw new Error(`${this.name}: link is closed`);
     if (this.rx) throw new Error(`${this.name}: link already has a receiver`);
     this.rx = rx;
+    this.endBatch = endBatch ?? null;
     this.handle.start(this.onBatch, this.onFail);
     return {
       dispose: () => {
         if (this.rx !== rx) return;
         this.rx = null;
+        this.endBatch = null;
         if (!this.closed) this.handle.stop();
       },
     };
@@ -204,25 +207,29 @@ export abstract class NativeLink<C extends NativeLinkCounters, H extends NativeL
     const hdr = this.hdr;
     const check = this.rxCheck;
     const n = Math.min(count, lens.length);
+    const end = this.endBatch;
     let off = 0;
+    let delivered = 0;
     for (let i = 0; i < n; i++) {
       const len = lens[i]!;
       if (off + len > bytes.length) {
         this.jsRxErrors += n - i; // cannot happen (the addon bounds it); never read past the buffer
-        return;
+        break;
       }
       const rx = this.rx;
       if (!rx) {
         this.dropRx(n - i); // receiver went away (or link closed) mid-batch
-        return;
+        break;
       }
       if (check === null || check(bytes, off, len)) {
         s.rxFrames++;
         s.rxBytes += len - hdr;
+        delivered++;
         rx(bytes.subarray(off + hdr, off + len));
       }
       off += len;
     }
+    if (delivered > 0) end?.();
   };
 
   private readonly onFail = (code: string, message: string): void => {

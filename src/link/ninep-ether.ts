@@ -19,7 +19,7 @@ import type { Clock, TimerHandle } from '../lib/clock.js';
 import type { Rng } from '../lib/rng.js';
 import { CryptoRng } from '../lib/rng.js';
 import { DEFAULT_MTU, ETH_HEADER_LEN, newLinkStats } from './link.js';
-import type { Disposable, FrameHandler, Link, LinkStats } from './link.js';
+import type { BatchEndHandler, Disposable, FrameHandler, Link, LinkStats } from './link.js';
 import { ETHER_MIN, LowerEther } from './lower-ether.js';
 import type { LowerMode } from './lower-ether.js';
 import { formatMac, randomMac } from './mac.js';
@@ -59,6 +59,7 @@ export class NinePEtherLink implements Link {
   readonly mac: Uint8Array;
   private readonly s: LinkStats = newLinkStats();
   private rx: FrameHandler | null = null;
+  private endBatch: BatchEndHandler | null = null;
   private closed = false;
   private writes = 0;
   private lower: LowerEther | null;
@@ -130,6 +131,7 @@ export class NinePEtherLink implements Link {
     this.s.rxFrames++;
     this.s.rxBytes += f.length;
     this.rx(f);
+    this.endBatch?.(); // one frame per read: each is a batch
   }
 
   private lost(lower: LowerEther, why: string): void {
@@ -219,10 +221,11 @@ export class NinePEtherLink implements Link {
     for (const f of frames) this.send(f);
   }
 
-  attach(rx: FrameHandler): Disposable {
+  attach(rx: FrameHandler, endBatch?: BatchEndHandler): Disposable {
     if (this.rx) throw new Error('NinePEtherLink: a receiver is already attached');
     this.rx = rx;
-    return { dispose: () => { if (this.rx === rx) this.rx = null; } };
+    this.endBatch = endBatch ?? null;
+    return { dispose: () => { if (this.rx === rx) { this.rx = null; this.endBatch = null; } } };
   }
 
   async close(): Promise<void> {

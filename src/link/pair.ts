@@ -28,8 +28,8 @@ export function createPair(opts: PairOptions = {}): [Link, Link] {
   const macs = opts.macs ?? (opts.rng ? [randomMac(opts.rng), randomMac(opts.rng)] : [sequentialMac(1), sequentialMac(2)]);
   // Wires are created before the ports they deliver to; `ends` is filled below.
   const ends: MemoryPort[] = [];
-  const toA = new Wire((f) => ends[0]!.ingress(f), opts);
-  const toB = new Wire((f) => ends[1]!.ingress(f), opts);
+  const toA = new Wire((f) => ends[0]!.ingress(f), opts, () => ends[0]!.ingressEnd());
+  const toB = new Wire((f) => ends[1]!.ingress(f), opts, () => ends[1]!.ingressEnd());
   ends.push(
     new MemoryPort(macs[0], mtu, (f) => toB.push(f), () => toA.close()),
     new MemoryPort(macs[1], mtu, (f) => toA.push(f), () => toB.close()),

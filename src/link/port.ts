@@ -4,7 +4,7 @@
  * frames arrive (ingress, called by a Wire) is up to its owner.
  */
 import { frameLengthOk, newLinkStats } from './link.js';
-import type { Disposable, FrameHandler, Link, LinkStats } from './link.js';
+import type { BatchEndHandler, Disposable, FrameHandler, Link, LinkStats } from './link.js';
 import { checkMac } from './mac.js';
 
 /** Takes a validated outgoing frame; false when it could not be queued. */
@@ -14,6 +14,7 @@ export class MemoryPort implements Link {
   readonly mac: Uint8Array;
   readonly stats: LinkStats = newLinkStats();
   private rx: FrameHandler | null = null;
+  private endBatch: BatchEndHandler | null = null;
   private closed = false;
 
   constructor(
@@ -44,13 +45,16 @@ export class MemoryPort implements Link {
     for (const f of frames) this.send(f);
   }
 
-  attach(rx: FrameHandler): Disposable {
+  attach(rx: FrameHandler, endBatch?: BatchEndHandler): Disposable {
     if (this.closed) throw new Error('link is closed');
     if (this.rx) throw new Error('link already has a receiver');
     this.rx = rx;
+    this.endBatch = endBatch ?? null;
     return {
       dispose: () => {
-        if (this.rx === rx) this.rx = null;
+        if (this.rx !== rx) return;
+        this.rx = null;
+        this.endBatch = null;
       },
     };
   }
@@ -67,10 +71,16 @@ export class MemoryPort implements Link {
     }
   }
 
+  /** The frames the medium delivered in a row are over (called by the owner's Wire). */
+  ingressEnd(): void {
+    this.endBatch?.();
+  }
+
   close(): Promise<void> {
     if (!this.closed) {
       this.closed = true;
       this.rx = null;
+      this.endBatch = null;
       this.onClose();
     }
     return Promise.resolve();

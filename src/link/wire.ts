@@ -4,7 +4,8 @@
  * from clock timers (deterministic under ManualClock: nothing moves until the
  * test advances time). Without a Clock, delivery runs on a microtask
  * (queueMicrotask) after the sending code returns, never synchronously inside
- * send(), so a receiver that answers cannot recurse into its sender.
+ * send(), so a receiver that answers cannot recurse into its sender. The
+ * frames one drain delivers are a batch: `endBatch` follows them.
  */
 import type { Clock, TimerHandle } from '../lib/clock.js';
 
@@ -48,7 +49,11 @@ export class Wire {
   private microtask = false;
   private closed = false;
 
-  constructor(private readonly deliver: (frame: Uint8Array) => void, opts: WireOptions = {}) {
+  constructor(
+    private readonly deliver: (frame: Uint8Array) => void,
+    opts: WireOptions = {},
+    private readonly endBatch: () => void = () => {},
+  ) {
     const { delay, limit } = checkWireOptions(opts);
     this.clock = opts.clock;
     this.delay = delay;
@@ -102,6 +107,7 @@ export class Wire {
   // frames pushed by receivers during the drain wait for the next round.
   private drain(now: number): void {
     let n = this.length;
+    let delivered = 0;
     try {
       while (n-- > 0 && !this.closed) {
         const f = this.q[this.head]!;
@@ -114,8 +120,10 @@ export class Wire {
           this.q = this.q.slice(this.head);
           this.head = 0;
         }
+        delivered++;
         this.deliver(f.frame);
       }
+      if (delivered > 0) this.endBatch();
     } finally {
       this.arm();
     }

@@ -68,6 +68,8 @@ export type FrameTap = (frame: Uint8Array, dir: FrameDirection, ethertype: numbe
  */
 export interface IfcOwner {
   ifcInput(ifc: Ifc, frame: Uint8Array): void;
+  /** The batch of frames the link delivered (or sendRaw looped back) is over. */
+  ifcBatchEnd(ifc: Ifc): void;
   /** Addresses changed; `added` is the new address when one was added. */
   ifcAddressesChanged(ifc: Ifc, added: IfcAddress | null): void;
   ifcUnbound(ifc: Ifc): void;
@@ -122,7 +124,10 @@ export class Ifc {
   ) {
     this.mac = macFromBytes(link.mac, 0);
     this.ipMtu = link.mtu;
-    this.sub = link.attach((frame) => this.owner.ifcInput(this, frame));
+    this.sub = link.attach(
+      (frame) => this.owner.ifcInput(this, frame),
+      () => this.owner.ifcBatchEnd(this),
+    );
   }
 
   /** IP MTU: the largest IPv4 datagram sent without fragmenting (excludes the 14-byte Ethernet header). */
@@ -265,10 +270,14 @@ export class Ifc {
     const dst = macFromBytes(frame, 0);
     if (dst === this.mac) {
       this.owner.ifcInput(this, frame);
+      this.owner.ifcBatchEnd(this);
       return;
     }
     const group = dst === MAC_BROADCAST || (frame[0]! & 1) === 1;
-    if (group) this.owner.ifcInput(this, frame.slice());
+    if (group) {
+      this.owner.ifcInput(this, frame.slice());
+      this.owner.ifcBatchEnd(this);
+    }
     this.transmit(frame);
   }
 

@@ -124,6 +124,8 @@ export class Stack implements StackCore, IfcOwner, ArpHost, ArpTableHost, ReasmH
   private self = new Map<number, SelfRef>();
   private readonly handlers: (IpProtocolHandler | undefined)[] = new Array<IpProtocolHandler | undefined>(256);
   private timerSources: TimerSource[] = [];
+  /** Told after each batch of received frames (onInputBatchEnd). */
+  private batchEnds: ((now: number) => void)[] = [];
   private loopQ: Uint8Array[] = [];
   private loopIfc: Ifc[] = [];
   /** When the oldest queued loopback datagram was queued. */
@@ -293,6 +295,29 @@ export class Stack implements StackCore, IfcOwner, ArpHost, ArpTableHost, ReasmH
     };
   }
 
+  /**
+   * Calls `fn(now)` each time a batch of received frames has been
+   * processed: a link's batch (Link.attach's endBatch), a frame looped
+   * back by sendRaw, a drain of the loopback queue. A protocol leaves work
+   * for it (TCP flushes once per batch) instead of using a microtask or a
+   * timer of its own.
+   */
+  onInputBatchEnd(fn: (now: number) => void): Disposable {
+    this.batchEnds = [...this.batchEnds, fn];
+    return {
+      dispose: () => {
+        this.batchEnds = this.batchEnds.filter((f) => f !== fn);
+      },
+    };
+  }
+
+  private endInputBatch(): void {
+    const fns = this.batchEnds;
+    if (fns.length === 0 || this.closed) return;
+    const now = this.clock.now();
+    for (let i = 0; i < fns.length; i++) fns[i]!(now);
+  }
+
   /** Earliest deadline of every part of the stack, or null when idle. */
   pollAt(): number | null {
     let t = Infinity;
@@ -310,7 +335,7 @@ export class Stack implements StackCore, IfcOwner, ArpHost, ArpTableHost, ReasmH
 
   /** Runs everything due at `now` (the timer does this; tests may too). */
   poll(now: number = this.clock.now()): void {
-    this.drainLoopback(now);
+    if (this.drainLoopback(now) > 0) this.endInputBatch();
     this.arpCache.poll(now);
     this.reasm.poll(now);
     for (const s of this.timerSources) {
@@ -479,6 +504,11 @@ export class Stack implements StackCore, IfcOwner, ArpHost, ArpTableHost, ReasmH
     if (type === ETHERTYPE_IPV4) this.ipInput(ifc, frame.subarray(ETHERNET_HEADER_LEN), group, this.clock.now());
     else if (type === ETHERTYPE_ARP) this.arpInput(ifc, frame.subarray(ETHERNET_HEADER_LEN), this.clock.now());
     else this.drop('ether', 'unhandled type');
+  }
+
+  /** @internal */
+  ifcBatchEnd(_ifc: Ifc): void {
+    this.endInputBatch();
   }
 
   /** @internal */
@@ -790,8 +820,9 @@ export class Stack implements StackCore, IfcOwner, ArpHost, ArpTableHost, ReasmH
     return 'sent';
   }
 
-  private drainLoopback(now: number): void {
-    if (this.loopQ.length === 0) return;
+  /** Delivers the queued loopback datagrams; returns how many. */
+  private drainLoopback(now: number): number {
+    if (this.loopQ.length === 0) return 0;
     const q = this.loopQ;
     const qi = this.loopIfc;
     this.loopQ = [];
@@ -805,6 +836,7 @@ export class Stack implements StackCore, IfcOwner, ArpHost, ArpTableHost, ReasmH
       if (r instanceof WireError) continue; // cannot happen: we wrote it
       this.ipReceive(ifc, r, pkt, false, now);
     }
+    return q.length;
   }
 
   private sendArp(ifc: Ifc, op: 'request' | 'reply', ethDst: number, targetMac: number, senderIp: number, targetIp: number): void {

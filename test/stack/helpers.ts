@@ -8,7 +8,7 @@ import { SeededRng } from '../../src/lib/rng.js';
 import { Hub } from '../../src/link/hub.js';
 import type { HubOptions } from '../../src/link/hub.js';
 import { newLinkStats } from '../../src/link/link.js';
-import type { Disposable, FrameHandler, Link, LinkStats } from '../../src/link/link.js';
+import type { BatchEndHandler, Disposable, FrameHandler, Link, LinkStats } from '../../src/link/link.js';
 import { Stack } from '../../src/stack/stack.js';
 import type { Ifc } from '../../src/stack/ifc.js';
 import { emitArp, parseArp } from '../../src/stack/wire/arp.js';
@@ -38,6 +38,7 @@ export class ChannelLink implements Link {
   readonly stats: LinkStats = newLinkStats();
   sent: Uint8Array[] = [];
   private rx: FrameHandler | null = null;
+  private endBatch: BatchEndHandler | null = null;
 
   constructor(
     macNum: number,
@@ -54,18 +55,21 @@ export class ChannelLink implements Link {
   sendBatch(frames: readonly Uint8Array[]): void {
     for (const f of frames) this.send(f);
   }
-  attach(rx: FrameHandler): Disposable {
+  attach(rx: FrameHandler, endBatch?: BatchEndHandler): Disposable {
     if (this.rx) throw new Error('already attached');
     this.rx = rx;
+    this.endBatch = endBatch ?? null;
     return { dispose: () => { if (this.rx === rx) this.rx = null; } };
   }
   close(): Promise<void> {
     this.rx = null;
     return Promise.resolve();
   }
+  /** Delivers one frame, a batch of its own. */
   inject(frame: Uint8Array): void {
     this.stats.rxFrames++;
     this.rx?.(frame);
+    this.endBatch?.();
   }
   /** Removes and returns everything sent so far. */
   take(): Uint8Array[] {

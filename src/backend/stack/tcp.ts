@@ -1,30 +1,35 @@
 /**
- * /net/tcp over our own TCP (plan9-net.md §4): connect waits for the
- * handshake and fails with the connection's Plan 9 reason; announce makes a
+ * /net/tcp over our own TCP, with devip.c's and tcp.c's semantics: connect
+ * waits for the handshake and fails with the connection's Plan 9 reason
+ * (`connection refused`, `ttl exceeded at A.B.C.D`, ...); announce makes a
  * listener whose completed handshakes become conversations offered through
- * `listen` (half-open ones stay in the TCP layer's limbo). The receive
- * window follows what the 9P reader consumes, and a data write waits while
- * the send buffer is full. `hangup` resets, `close` and the last close send
- * FIN; EOF and hangup semantics are Plan 9's.
+ * `listen` (half-open ones stay in the TCP layer's limbo, and while the
+ * queue of calls is full SYNs are left unanswered for the client to
+ * retransmit). Every segment of a conversation carries its `ttl` and
+ * `tos`; calls start with their announcer's. The receive window follows
+ * what the 9P reader consumes, and a data write waits while the send
+ * buffer is full (netfs WriteRoom). `hangup` resets, `close` and the last
+ * close send FIN, `hangupxmit` sends FIN and goes on receiving (9legacy
+ * tcp.c tcpxmitclose); EOF and hangup semantics are Plan 9's.
  */
 import { Interrupted, NinepError } from '../../ninep/error.js';
 import type { MaybePromise, Signal } from '../../ninep/node.js';
 import type { Conv, LocalSpec, Proto, RemoteSpec } from '../../netfs/conv.js';
+import { Ebadarg, Ehungup, Enotestab, Eunknownctl } from '../../netfs/errors.js';
 import type { Ip } from '../../netfs/ipaddr.js';
 import type { ProtoDir } from '../../netfs/protodir.js';
-import { Eunknownctl } from '../../netfs/protodir.js';
-import { Ehungup } from '../../netfs/queue.js';
+import { WriteRoom } from '../../netfs/room.js';
 import type { Stack } from '../../stack/stack.js';
 import type { TcpConn } from '../../stack/tcp/conn.js';
 import type { TcpListener } from '../../stack/tcp/listener.js';
 import { TCP_STAT_NAMES } from '../../stack/tcp/stats.js';
 import type { TcpLayer } from '../../stack/tcp/tcp.js';
 import type { TcpHandler } from '../../stack/tcp/types.js';
-import { fromV4, stackCall, toV4 } from './addr.js';
+import { fromV4, toV4 } from './addr.js';
 
 /** Receive queue bound; the TCP window is what keeps it from being reached. */
 const RQ_LIMIT = 8 * 1024 * 1024;
-/** Unaccepted calls per listener are bounded by netfs (MAX_INCALLS); the SYN backlog here. */
+/** Half-open connections per listener (TCP limbo); the calls waiting for listen are bounded by netfs (`backlog`). */
 const SYN_BACKLOG = 128;
 const KEEPALIVE_DEFAULT_MS = 120_000;
 const KEEPALIVE_MIN_MS = 50;
@@ -33,13 +38,15 @@ interface TcpConvState {
   conn: TcpConn | null;
   listener: TcpListener | null;
   /** Writers waiting for room in the send buffer. */
-  writable: (() => void)[];
+  readonly room: WriteRoom;
+  /** Settles the connect in progress (null when none). */
+  connecting: ((err: Error | null) => void) | null;
   /** Set when the connection ended for us (reason, or null for an orderly end). */
   ended: boolean;
 }
 
 function st(c: Conv): TcpConvState {
-  c.ptcl ??= { conn: null, listener: null, writable: [], ended: false } satisfies TcpConvState;
+  c.ptcl ??= { conn: null, listener: null, room: new WriteRoom(), connecting: null, ended: false } satisfies TcpConvState;
   return c.ptcl as TcpConvState;
 }
 
@@ -60,24 +67,22 @@ export class StackTcp implements Proto {
   }
 
   /** The handler that ties a connection to its conversation. */
-  private handler(c: Conv, s: TcpConvState, onOpen?: () => void, onFail?: (reason: string) => void): TcpHandler {
+  private handler(c: Conv, s: TcpConvState): TcpHandler {
     return {
-      onOpen: () => onOpen?.(),
+      onOpen: () => s.connecting?.(null),
       onData: (data) => {
         c.rq.put(Uint8Array.prototype.slice.call(data));
       },
       onEnd: () => c.rq.hangup(),
-      onWritable: () => {
-        for (const w of s.writable.splice(0)) w();
-      },
+      onWritable: () => s.room.wake(),
       onReset: () => c.rq.close(),
       onClosed: (reason) => {
         s.ended = true;
-        if (onFail && reason !== null && c.state === 'Connecting') return onFail(reason);
+        s.room.fail();
+        if (reason !== null && s.connecting) return s.connecting(new NinepError(reason));
         // Plan 9: a TCP conversation that reaches Closed has its queues closed.
         if (reason !== null) c.rq.close();
         else c.rq.hangup();
-        for (const w of s.writable.splice(0)) w();
       },
     };
   }
@@ -91,13 +96,18 @@ export class StackTcp implements Proto {
     c.rq.onTake = (n) => conn.consumed(n, this.now());
   }
 
+  /** The sending side is over (close, hangup, hangupxmit): waiting writers and a pending connect settle now. */
+  private sendingOver(s: TcpConvState): void {
+    s.room.fail();
+    s.connecting?.(new NinepError(Ehungup));
+  }
+
   connect(c: Conv, remote: RemoteSpec, local: LocalSpec | null, signal: Signal): Promise<void> {
     const s = st(c);
     return new Promise<void>((resolve, reject) => {
-      let settled = false;
       const finish = (err: Error | null): void => {
-        if (settled) return;
-        settled = true;
+        if (s.connecting !== finish) return;
+        s.connecting = null;
         signal.removeEventListener('abort', onAbort);
         if (err) reject(err);
         else resolve();
@@ -106,45 +116,66 @@ export class StackTcp implements Proto {
         s.conn?.abort(this.now());
         finish(new Interrupted());
       };
-      const h = this.handler(c, s, () => finish(null), (reason) => finish(new NinepError(reason)));
-      let conn: TcpConn;
-      try {
-        conn = stackCall(() => this.tcp.connect({
-          ...(local?.addr ? { localAddr: toV4(local.addr) } : {}),
-          ...(local?.port ? { localPort: local.port } : {}),
-          remoteAddr: toV4(remote.addr),
-          remotePort: remote.port,
-          handler: h,
-          autoConsume: false,
-        }));
-      } catch (e) {
-        return finish(e as Error);
-      }
+      s.connecting = finish;
+      const conn = this.tcp.connect({
+        ...(local?.addr ? { localAddr: toV4(local.addr) } : {}),
+        ...(local?.port ? { localPort: local.port } : {}),
+        remoteAddr: toV4(remote.addr),
+        remotePort: remote.port,
+        handler: this.handler(c, s),
+        autoConsume: false,
+        ttl: c.ttl,
+        tos: c.tos,
+        ignoreAdvice: c.ignoreadvice,
+      });
       this.wire(c, s, conn);
       signal.addEventListener('abort', onAbort, { once: true });
       if (conn.state === 'Established') finish(null);
+    }).finally(() => {
+      s.connecting = null;
     });
   }
 
   announce(c: Conv, local: LocalSpec): Promise<void> {
     const s = st(c);
-    s.listener = stackCall(() => this.tcp.listen({
+    // A listen took a call: a handshake held for want of room may go on.
+    this.dir.onCallTaken = (parent) => (parent.ptcl as TcpConvState | null)?.listener?.roomReturned(this.now());
+    s.listener = this.tcp.listen({
       ...(local.addr ? { localAddr: toV4(local.addr) } : {}),
       localPort: local.port,
       backlog: SYN_BACKLOG,
       autoConsume: false,
+      ttl: c.ttl,
+      tos: c.tos,
+      admit: () => this.dir.callRoom(c),
       onAccept: (conn) => {
         let handler: TcpHandler | null = null;
         this.dir.newCall(c, (nc) => {
+          nc.ttl = c.ttl;
+          nc.tos = c.tos;
           const ns = st(nc);
           this.wire(nc, ns, conn);
           handler = this.handler(nc, ns);
         });
         return handler;
       },
-    }));
+    });
     c.lport = s.listener.localPort;
     return Promise.resolve();
+  }
+
+  /** ttl, tos, ignoreadvice (applied to the conversation by netfs): on the connection or listener now. */
+  option(c: Conv): void {
+    const s = st(c);
+    if (s.conn) {
+      s.conn.ttl = c.ttl;
+      s.conn.tos = c.tos;
+      s.conn.ignoreAdvice = c.ignoreadvice;
+    }
+    if (s.listener) {
+      s.listener.ttl = c.ttl;
+      s.listener.tos = c.tos;
+    }
   }
 
   ctl(c: Conv, f: string[]): void {
@@ -153,19 +184,27 @@ export class StackTcp implements Proto {
     switch (f[0]) {
       case 'hangup':
         s.conn?.abort(now);
-        if (s.listener) {
-          s.listener.close();
-          s.listener = null;
-          this.dir.hangupListeners(c);
-        }
+        this.hangupListener(c, s);
         c.rq.close();
+        this.sendingOver(s);
         return;
       case 'close':
         s.conn?.close(now);
         c.rq.close();
+        this.sendingOver(s);
+        return;
+      case 'hangupxmit':
+        // FIN after the queued data; reads go on until the peer's FIN. tcp.c takes it alone.
+        if (f.length !== 1) throw new NinepError(Eunknownctl);
+        if (s.conn) {
+          s.conn.closeSend(now);
+          if (s.conn.state === 'Closed') c.rq.close();
+        }
+        if (this.hangupListener(c, s)) c.rq.close();
+        this.sendingOver(s);
         return;
       case 'keepalive': {
-        if (!s.conn || s.conn.state !== 'Established') throw new NinepError('connection must be in Establised state');
+        if (!s.conn || s.conn.state !== 'Established') throw new NinepError(Enotestab);
         const ms = f.length > 1 ? Math.max(KEEPALIVE_MIN_MS, Number.parseInt(f[1]!, 10) || KEEPALIVE_DEFAULT_MS) : KEEPALIVE_DEFAULT_MS;
         s.conn.setKeepalive(ms, now);
         return;
@@ -175,8 +214,8 @@ export class StackTcp implements Proto {
         s.conn?.setNoDelay(f[1] !== '0', now);
         return;
       case 'congestion':
-        if (f[1] !== 'newreno' && f[1] !== 'cubic') throw new NinepError('bad arg in system call');
-        if (!s.conn) throw new NinepError('bad arg in system call');
+        if (f[1] !== 'newreno' && f[1] !== 'cubic') throw new NinepError(Ebadarg);
+        if (!s.conn) throw new NinepError(Ebadarg);
         s.conn.setCongestion(f[1]);
         return;
       case 'checksum':
@@ -187,27 +226,26 @@ export class StackTcp implements Proto {
     }
   }
 
+  /** Stops an announcement: pending listens fail with `listen hungup`. Returns whether there was one. */
+  private hangupListener(c: Conv, s: TcpConvState): boolean {
+    if (!s.listener) return false;
+    s.listener.close();
+    s.listener = null;
+    this.dir.hangupListeners(c);
+    return true;
+  }
+
   write(c: Conv, data: Uint8Array, signal: Signal): MaybePromise<number> {
     const s = st(c);
     const conn = s.conn;
-    if (!conn || s.ended || c.rq.isHungup && conn.state === 'Closed') throw new NinepError(Ehungup);
-    let done = conn.write(data, this.now());
-    if (done === data.length) return done;
-    // The send buffer is full: wait for room, write the rest as it frees.
-    return new Promise<number>((resolve, reject) => {
-      const more = (): void => {
-        if (signal.aborted) return resolve(done);
-        if (s.ended) return done > 0 ? resolve(done) : reject(new NinepError(Ehungup));
-        done += conn.write(data.subarray(done), this.now());
-        if (done === data.length) resolve(done);
-        else s.writable.push(more);
-      };
-      signal.addEventListener('abort', () => {
-        const i = s.writable.indexOf(more);
-        if (i >= 0) s.writable.splice(i, 1);
-        resolve(done);
-      }, { once: true });
-      s.writable.push(more);
+    if (!conn || s.ended || conn.sendClosed) throw new NinepError(Ehungup);
+    // What fits now; the rest as the send buffer frees (onWritable), until close or hangup.
+    return s.room.writeAll(data.length, signal, (done) => {
+      if (conn.sendClosed) {
+        s.room.fail();
+        return 0;
+      }
+      return conn.write(data.subarray(done), this.now());
     });
   }
 
@@ -219,7 +257,7 @@ export class StackTcp implements Proto {
     s.conn?.close(this.now());
     s.listener?.close();
     s.listener = null;
-    for (const w of s.writable.splice(0)) w();
+    this.sendingOver(s);
   }
 
   status(c: Conv): string {

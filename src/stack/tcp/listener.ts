@@ -11,6 +11,18 @@
  * its backlog is full, else of the whole limbo) is dropped silently, as
  * 9front does; no SYN cookies. Under a flood a legitimate client may need
  * to retransmit its SYN, but established connections are never affected.
+ *
+ * The queue of calls waiting for the user (netfs's incall, Plan 9's
+ * Maxincall) is the user's: `admit()` says whether it has room. While it
+ * has none, a SYN is dropped without an answer (the client retransmits
+ * it; Linux does the same when its accept queue is full), and the ACK
+ * that would complete a handshake is dropped too, its entry kept in limbo
+ * marked `ackDropped` (as Linux does with tcp_abort_on_overflow off): the
+ * client believes it is connected, our SYN-ACK retransmissions make it
+ * ACK again, and roomReturned() sends one at once when a call is taken.
+ * Nothing is refused or reset for want of room; a call whose entry runs
+ * out of SYN-ACK retransmissions is forgotten, and the client's next
+ * segment then gets a RST.
  */
 import type { TcpHandler } from './types.js';
 import type { TcpConn } from './conn.js';
@@ -18,10 +30,20 @@ import type { TcpConn } from './conn.js';
 /** SYN-ACK retransmissions before a half-open entry is dropped (Linux tcp_synack_retries). */
 export const SYNACK_RETRIES = 5;
 
+/** What a listener needs from its layer. @internal */
+export interface ListenerHost {
+  unlisten(l: TcpListener): void;
+  /** Hurry one handshake whose ACK was dropped for want of room. */
+  roomReturned(l: TcpListener, now: number): void;
+}
+
 export class TcpListener {
   /** Half-open entries of this listener. */
   limboCount = 0;
   open = true;
+  /** TTL and TOS of our SYN-ACKs, and what accepted connections start with (Plan 9 `ttl`, `tos`). */
+  ttl = 255;
+  tos = 0;
 
   /** @internal use TcpLayer.listen */
   constructor(
@@ -30,14 +52,25 @@ export class TcpListener {
     readonly backlog: number,
     readonly onAccept: (conn: TcpConn) => TcpHandler | null,
     readonly autoConsume: boolean,
-    private readonly closeFn: (l: TcpListener) => void,
+    /** May a call be queued now (TcpListenOptions.admit)? */
+    readonly admit: () => boolean,
+    private readonly host: ListenerHost,
   ) {}
+
+  /**
+   * The user took a call: there is room again. One handshake held for
+   * want of room gets its SYN-ACK again now, so its client ACKs again
+   * without waiting for the retransmission timer.
+   */
+  roomReturned(now: number): void {
+    if (this.open) this.host.roomReturned(this, now);
+  }
 
   /** Stops listening; half-open connections are forgotten (their ACK will get a RST). */
   close(): void {
     if (!this.open) return;
     this.open = false;
-    this.closeFn(this);
+    this.host.unlisten(this);
   }
 }
 
@@ -62,4 +95,6 @@ export interface LimboEntry {
   /** Next SYN-ACK retransmission. */
   rtxAt: number;
   retries: number;
+  /** The handshake's ACK came and was dropped: the listener had no room (see the module comment). */
+  ackDropped: boolean;
 }

@@ -20,6 +20,7 @@ import { allocEphemeral } from '../ports.js';
 import type { Stack } from '../stack.js';
 import { IP_PROTO_TCP } from '../wire/ipv4.js';
 import type { Ipv4Repr } from '../wire/ipv4.js';
+import { get32 } from '../wire/bytes.js';
 import { WireError } from '../wire/result.js';
 import { parseTcp, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from '../wire/tcp.js';
 import type { TcpRepr } from '../wire/tcp.js';
@@ -27,10 +28,10 @@ import { TcpConn } from './conn.js';
 import type { ConnConfig, ConnHost } from './conn.js';
 import { IsnGenerator } from './isn.js';
 import { SYNACK_RETRIES, TcpListener } from './listener.js';
-import type { LimboEntry } from './listener.js';
-import { SegmentWriter } from './output.js';
+import type { LimboEntry, ListenerHost } from './listener.js';
+import { SegmentWriter } from './segment.js';
 import { RTO_INITIAL_MS } from './rtt.js';
-import { seqAdd, seqGt } from './seq.js';
+import { seqAdd, seqGt, seqInRange } from './seq.js';
 import { newTcpStats } from './stats.js';
 import type { TcpStats } from './stats.js';
 import type { TcpConnectOptions, TcpHandler, TcpLayerOptions, TcpListenOptions } from './types.js';
@@ -41,8 +42,14 @@ export const TCP_DEFAULT_BUFFER = 4 * 1024 * 1024;
 /** Hard bound on any buffer option. */
 export const TCP_MAX_BUFFER = 64 * 1024 * 1024;
 
-export class TcpLayer implements ConnHost, TimerSource {
+export class TcpLayer implements ConnHost, ListenerHost, TimerSource {
   readonly stats: TcpStats = newTcpStats();
+  /**
+   * SYNs and handshake-completing ACKs dropped because their listener had
+   * no room for another call (Linux ListenOverflows; not one of 9front's
+   * 28 stats, so not in /net/tcp/stats).
+   */
+  listenOverflows = 0;
   readonly writer = new SegmentWriter();
   readonly cfg: ConnConfig;
   readonly maxConnections: number;
@@ -60,9 +67,8 @@ export class TcpLayer implements ConnHost, TimerSource {
   private readonly isnGen: IsnGenerator;
   private readonly challengeLimit: number;
   private challengeSec = -1;
-  /** Connections whose flush waits for the end of the current input batch. */
+  /** Connections whose flush waits for the end of the current input batch (at most the table). */
   private readonly dirty = new Set<TcpConn>();
-  private flushQueued = false;
   private challengeCount = 0;
   private readonly subs: Disposable[];
 
@@ -101,6 +107,7 @@ export class TcpLayer implements ConnHost, TimerSource {
         advise: (a, now) => this.advise(a, now),
       }),
       stack.addTimerSource(this),
+      stack.onInputBatchEnd((now) => this.flushBatch(now)),
     ];
   }
 
@@ -161,6 +168,9 @@ export class TcpLayer implements ConnHost, TimerSource {
     }
     if (this.nconns >= this.maxConnections) throw new StackError('no free devices');
     const conn = new TcpConn(this, la, lp, ra, rp, this.mtuTo(ra, la), opts.handler, opts.autoConsume ?? true, false);
+    conn.ttl = opts.ttl ?? 255;
+    conn.tos = opts.tos ?? 0;
+    conn.ignoreAdvice = opts.ignoreAdvice ?? false;
     this.add(conn);
     const iss = this.isnGen.isn(la, lp, ra, rp, now);
     conn.openActive(iss, this.stack.rng.u32(), now);
@@ -183,14 +193,18 @@ export class TcpLayer implements ConnHost, TimerSource {
     if (list.some((l) => l.localAddr === la)) throw new StackError(Einuse);
     la >>>= 0;
     const backlog = Math.max(1, Math.min(opts.backlog ?? 128, this.limboSize));
-    const l = new TcpListener(la, lp, backlog, opts.onAccept, opts.autoConsume ?? true, (x) => this.unlisten(x));
+    const admit = opts.admit ?? (() => true);
+    const l = new TcpListener(la, lp, backlog, opts.onAccept, opts.autoConsume ?? true, () => admit(), this);
+    l.ttl = opts.ttl ?? 255;
+    l.tos = opts.tos ?? 0;
     list.push(l);
     this.listeners.set(lp, list);
     this.ref(lp, 1);
     return l;
   }
 
-  private unlisten(l: TcpListener): void {
+  /** @internal ListenerHost: the listener closed. */
+  unlisten(l: TcpListener): void {
     const list = this.listeners.get(l.localPort);
     if (list === undefined) return;
     const i = list.indexOf(l);
@@ -246,14 +260,13 @@ export class TcpLayer implements ConnHost, TimerSource {
   /** @internal */
   deferFlush(conn: TcpConn): void {
     this.dirty.add(conn);
-    if (this.flushQueued) return;
-    this.flushQueued = true;
-    queueMicrotask(() => {
-      this.flushQueued = false;
-      const now = this.stack.now();
-      for (const c of this.dirty) if (c.state !== 'Closed') c.flush(now);
-      this.dirty.clear();
-    });
+  }
+
+  /** The stack's input batch is over: one flush per connection that received (batchInput). */
+  private flushBatch(now: number): void {
+    if (this.dirty.size === 0) return;
+    for (const c of this.dirty) if (c.state !== 'Closed') c.flush(now);
+    this.dirty.clear();
   }
 
   challengeAllowed(now: number): boolean {
@@ -363,6 +376,11 @@ export class TcpLayer implements ConnHost, TimerSource {
       return;
     }
     if (!(f & TCP_SYN)) return;
+    if (!l.admit()) {
+      // No room for another call: no answer, the client retransmits (listener.ts).
+      this.listenOverflow();
+      return;
+    }
     // Limbo bounds: per listener (backlog), then overall; drop the oldest.
     if (l.limboCount >= l.backlog) this.evictOldest(l);
     if (this.nlimbo >= this.limboSize) this.evictOldest(null);
@@ -387,6 +405,7 @@ export class TcpLayer implements ConnHost, TimerSource {
       createdAt: now,
       rtxAt: now + RTO_INITIAL_MS,
       retries: 0,
+      ackDropped: false,
     };
     const key = e.localPort * 0x10000 + e.remotePort;
     const list = this.limbo.get(key);
@@ -434,17 +453,26 @@ export class TcpLayer implements ConnHost, TimerSource {
       return;
     }
     if (!(f & TCP_ACK)) return;
+    const l = e.listener;
     if (seg.ack !== seqAdd(e.iss, 1)) {
-      this.resetFor(e.localAddr, e.remoteAddr, seg, now);
+      this.resetFor(e.localAddr, e.remoteAddr, seg, now, l.ttl, l.tos);
+      return;
+    }
+    if (!l.admit()) {
+      // The handshake is complete but the listener has no room: keep the entry, drop the ACK (listener.ts).
+      e.ackDropped = true;
+      this.listenOverflow();
       return;
     }
     this.dropLimbo(key, e);
-    if (!e.listener.open) return;
+    if (!l.open) return;
     if (this.nconns >= this.maxConnections) {
-      this.resetFor(e.localAddr, e.remoteAddr, seg, now);
+      this.resetFor(e.localAddr, e.remoteAddr, seg, now, l.ttl, l.tos);
       return;
     }
     const conn = new TcpConn(this, e.localAddr, e.localPort, e.remoteAddr, e.remotePort, e.mtu, {}, true, true);
+    conn.ttl = l.ttl;
+    conn.tos = l.tos;
     this.add(conn);
     conn.openPassive(e, now);
     conn.input(seg, now);
@@ -453,8 +481,8 @@ export class TcpLayer implements ConnHost, TimerSource {
   private sendSynAck(e: LimboEntry, now: number): void {
     const w = this.writer;
     w.reset();
-    w.sport = e.localPort;
-    w.dport = e.remotePort;
+    w.srcPort = e.localPort;
+    w.dstPort = e.remotePort;
     w.seq = e.iss;
     w.ack = seqAdd(e.irs, 1);
     w.flags = TCP_SYN | TCP_ACK;
@@ -464,26 +492,44 @@ export class TcpLayer implements ConnHost, TimerSource {
     if (e.peerWscale >= 0) {
       let shift = 0;
       while (shift < 14 && this.cfg.recvBuffer >>> shift > 0xffff) shift++;
-      w.wscale = shift;
+      w.windowScale = shift;
     }
-    w.sackOk = e.sackOk;
+    w.sackPermitted = e.sackOk;
     if (e.tsOk) {
-      w.ts = true;
+      w.timestamps = true;
       w.tsVal = (Math.floor(now) + e.tsOffset) >>> 0;
       w.tsEcr = e.tsRecent;
     }
     w.prepare();
     this.stats.OutSegs++;
-    this.stack.output(e.localAddr, e.remoteAddr, IP_PROTO_TCP, 255, 0, false, null, w, now);
+    this.stack.output(e.localAddr, e.remoteAddr, IP_PROTO_TCP, e.listener.ttl, e.listener.tos, false, null, w, now);
   }
 
-  /** RFC 9293 §3.10.7.1: RST for a segment nobody takes (never for a RST). */
-  private resetFor(local: number, remote: number, seg: TcpRepr, now: number): void {
+  private listenOverflow(): void {
+    this.listenOverflows++;
+    this.stack.drop('tcp', 'listen queue full');
+  }
+
+  /** @internal ListenerHost: a call was taken; answer again the oldest handshake held for want of room. */
+  roomReturned(l: TcpListener, now: number): void {
+    for (const list of this.limbo.values()) {
+      for (const e of list) {
+        if (e.listener === l && e.ackDropped) {
+          e.ackDropped = false;
+          this.sendSynAck(e, now);
+          return;
+        }
+      }
+    }
+  }
+
+  /** RFC 9293 §3.10.7.1: RST for a segment nobody takes (never for a RST), with a listener's ttl/tos when it concerns one. */
+  private resetFor(local: number, remote: number, seg: TcpRepr, now: number, ttl = 255, tos = 0): void {
     if (seg.flags & TCP_RST) return;
     const w = this.writer;
     w.reset();
-    w.sport = seg.dstPort;
-    w.dport = seg.srcPort;
+    w.srcPort = seg.dstPort;
+    w.dstPort = seg.srcPort;
     w.window = 0;
     if (seg.flags & TCP_ACK) {
       w.seq = seg.ack;
@@ -498,12 +544,17 @@ export class TcpLayer implements ConnHost, TimerSource {
     w.prepare();
     this.stats.OutSegs++;
     this.stats.OutRsts++;
-    this.stack.output(local, remote, IP_PROTO_TCP, 255, 0, false, null, w, now);
+    this.stack.output(local, remote, IP_PROTO_TCP, ttl, tos, false, null, w, now);
   }
 
   private advise(a: IcmpAdvice, now: number): void {
     const c = this.find(a.src, a.srcPort, a.dst, a.dstPort);
     if (c === null) return;
+    // RFC 5927 §4.1: only about a segment of ours still unacknowledged (a blind ICMP error cannot end a connect).
+    if (a.quote.length < 8 || !seqInRange(get32(a.quote, 4), c.sndUna, c.sndMax)) {
+      this.stack.drop('tcp', 'advice out of window');
+      return;
+    }
     const fragNeeded = a.type === 3 && a.code === 4;
     c.advise(a.reason, a.mtu, fragNeeded, now);
   }

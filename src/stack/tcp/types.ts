@@ -62,10 +62,10 @@ export interface TcpLayerOptions {
   /** Offer/accept SACK (RFC 2018; default true). */
   sack?: boolean;
   /**
-   * Flush a connection once per batch of received frames (at the end of the
-   * event-loop turn, in a microtask) instead of after every segment: fewer
-   * ACKs and larger sends, as GRO gives the kernel (default false: segment
-   * tests see every reply at once).
+   * Flush a connection once per batch of received frames (when the link
+   * says the batch is over: Stack.onInputBatchEnd) instead of after every
+   * segment: fewer ACKs and larger sends, as GRO gives the kernel (default
+   * false: segment tests see every reply at once).
    */
   batchInput?: boolean;
   /** Challenge ACKs per second, RFC 5961 §7 (default 1000). */
@@ -82,6 +82,12 @@ export interface TcpConnectOptions {
   handler: TcpHandler;
   /** Deliver-and-forget: bytes do not count against the window after onData (default true). */
   autoConsume?: boolean;
+  /** TTL of every segment, the SYN included (default 255, Plan 9's MAXTTL). */
+  ttl?: number;
+  /** TOS byte of every segment (default 0). */
+  tos?: number;
+  /** ICMP errors do not fail the connect (Plan 9 `ignoreadvice`). */
+  ignoreAdvice?: boolean;
 }
 
 export interface TcpListenOptions {
@@ -91,6 +97,17 @@ export interface TcpListenOptions {
   localPort: number;
   /** Bound on this listener's half-open connections in limbo (default 128, at most limboSize). */
   backlog?: number;
+  /** TTL and TOS of the SYN-ACKs and of the accepted connections (default 255 and 0; settable later on the listener). */
+  ttl?: number;
+  tos?: number;
+  /**
+   * Asked when a SYN arrives and when a handshake completes: may a new call
+   * be queued now? While false, SYNs are dropped (the client retransmits)
+   * and a completing handshake's ACK is dropped, its half-open entry kept
+   * (it retransmits its SYN-ACK; TcpListener.roomReturned hurries that).
+   * Absent: always.
+   */
+  admit?(): boolean;
   /**
    * A handshake completed. Return the handler for the new Established
    * connection, or null to refuse it (it is reset).

@@ -37,8 +37,11 @@
  * Options are parsed into typed fields; unknown kinds are skipped by their
  * length; an option whose length is < 2, runs past the data offset, or is
  * wrong for its kind makes the segment `bad option`. EOL ends parsing.
- * Emission uses Linux's canonical layout (tcp_options_write), so segments
- * sent by Linux re-emit byte-exactly and every option is 4-byte aligned:
+ * One emitter, emitTcpHeader, writes every segment: emitTcp (for a
+ * TcpRepr, as the goldens and fuzz tests use it) and the TCP layer's
+ * segment writer (stack/tcp/segment.ts, the hot path) both go through it.
+ * It uses Linux's canonical layout (tcp_options_write), so segments sent
+ * by Linux re-emit byte-exactly and every option is 4-byte aligned:
  *
  *     MSS:            02 04 mm mm
  *     TS (+SACKOK):   04 02 08 0a <TSval> <TSecr>     (01 01 08 0a ... without SACKOK)
@@ -202,26 +205,81 @@ export function tcpPorts(buf: Uint8Array): number {
   return get16(buf, 0) * 0x10000 + get16(buf, 2);
 }
 
-/** Bytes of options {@link emitTcp} writes for `repr` (a multiple of 4). */
-function optionsLen(repr: TcpRepr): number {
+/**
+ * A segment's header as emitTcpHeader takes it: numbers and flags only,
+ * -1 for an absent MSS or window-scale option, the SACK edges (flat) in
+ * `sack` with their count in `sackEdges`. The TCP layer keeps the segment
+ * it is sending in this form (stack/tcp/segment.ts: no null-or-number
+ * fields on the hot path); emitTcp converts a TcpRepr into it.
+ */
+export interface TcpHeaderFields {
+  srcPort: number;
+  dstPort: number;
+  seq: number;
+  ack: number;
+  flags: number;
+  window: number;
+  urgent: number;
+  /** MSS option value, -1 = absent. */
+  mss: number;
+  /** Window-scale option value, -1 = absent. */
+  windowScale: number;
+  sackPermitted: boolean;
+  /** Timestamp option present (with tsVal and tsEcr). */
+  timestamps: boolean;
+  tsVal: number;
+  tsEcr: number;
+  /** SACK edges `[left0, right0, …]`; the first `sackEdges` (even, ≤ 8) are sent. */
+  sack: ArrayLike<number>;
+  sackEdges: number;
+}
+
+/** Bytes of options emitTcpHeader writes for `h` (a multiple of 4). */
+export function tcpOptionsLen(h: TcpHeaderFields): number {
   let n = 0;
-  if (repr.mss !== null) n += 4;
-  if (repr.tsVal !== null) n += 12;
-  else if (repr.sackPermitted) n += 4;
-  if (repr.windowScale !== null) n += 4;
-  const pairs = repr.sackBlocks.length >>> 1;
-  if (pairs > 0) n += 4 + 8 * pairs;
+  if (h.mss >= 0) n += 4;
+  if (h.timestamps) n += 12;
+  else if (h.sackPermitted) n += 4;
+  if (h.windowScale >= 0) n += 4;
+  if (h.sackEdges > 0) n += 4 + 4 * h.sackEdges;
   return n;
+}
+
+/** emitTcp's conversion of a repr (one at a time: emitters do not nest). */
+const reprFields: TcpHeaderFields = {
+  srcPort: 0, dstPort: 0, seq: 0, ack: 0, flags: 0, window: 0, urgent: 0, mss: -1, windowScale: -1,
+  sackPermitted: false, timestamps: false, tsVal: 0, tsEcr: 0, sack: NO_SACK, sackEdges: 0,
+};
+
+/** `repr` as TcpHeaderFields (the shared scratch object, valid until the next call). */
+function fieldsOf(repr: TcpRepr): TcpHeaderFields {
+  const h = reprFields;
+  h.srcPort = repr.srcPort;
+  h.dstPort = repr.dstPort;
+  h.seq = repr.seq;
+  h.ack = repr.ack;
+  h.flags = repr.flags;
+  h.window = repr.window;
+  h.urgent = repr.urgent;
+  h.mss = repr.mss ?? -1;
+  h.windowScale = repr.windowScale ?? -1;
+  h.sackPermitted = repr.sackPermitted;
+  h.timestamps = repr.tsVal !== null;
+  h.tsVal = repr.tsVal ?? 0;
+  h.tsEcr = repr.tsEcr ?? 0;
+  h.sack = repr.sackBlocks;
+  h.sackEdges = repr.sackBlocks.length & ~1;
+  return h;
 }
 
 /** Header length including options in the canonical layout: 20..60, a multiple of 4. */
 export function tcpHeaderLen(repr: TcpRepr): number {
-  return TCP_HEADER_LEN + optionsLen(repr);
+  return TCP_HEADER_LEN + tcpOptionsLen(fieldsOf(repr));
 }
 
 /** Header plus payload length (the TCP length in the pseudo-header). */
 export function tcpBufferLen(repr: TcpRepr): number {
-  return TCP_HEADER_LEN + optionsLen(repr) + repr.payload.length;
+  return tcpHeaderLen(repr) + repr.payload.length;
 }
 
 /** Sequence space the segment occupies: payload length, +1 for SYN, +1 for FIN. */
@@ -229,13 +287,19 @@ export function tcpSeqLen(repr: TcpRepr): number {
   return repr.payload.length + (repr.flags & TCP_SYN ? 1 : 0) + (repr.flags & TCP_FIN ? 1 : 0);
 }
 
+/** Throws RangeError unless a segment of header `hlen`, total `len` is possible and fits `out` at `offset`. */
+function checkSegment(hlen: number, len: number, out: Uint8Array, offset: number): void {
+  if (hlen > TCP_MAX_HEADER_LEN) throw new RangeError(`emit tcp: ${hlen - TCP_HEADER_LEN} option bytes`);
+  if (len > 0xffff) throw new RangeError(`emit tcp: length ${len}`);
+  checkRoom(out, offset, len, 'tcp');
+}
+
 /**
  * Writes TCP options in Linux's layout (MSS; SACK-permitted + timestamps;
  * window scale; SACK blocks), each 4-byte aligned, at `p`; returns the end.
- * `mss` or `windowScale` < 0: absent. Shared by emitTcp and the TCP
- * segment writer, which has no repr to give.
+ * `mss` or `windowScale` < 0: absent.
  */
-export function writeTcpOptions(
+function writeTcpOptions(
   out: Uint8Array, p: number, mss: number, sackPermitted: boolean, ts: boolean, tsVal: number, tsEcr: number,
   windowScale: number, sack: ArrayLike<number>, edges: number,
 ): number {
@@ -284,35 +348,44 @@ export function writeTcpOptions(
 }
 
 /**
- * Writes the segment at `out[offset..]`: header, options (canonical Linux
- * layout, see the module comment), payload (skipped when `repr.payload`
- * already views `out` after the header), then the checksum with the
- * pseudo-header for `src`/`dst`. Throws RangeError if `out` is too small,
- * the options exceed 40 bytes (e.g. timestamps with 4 SACK blocks) or the
+ * Writes the header and options of `h` at `out[offset..]` (canonical
+ * Linux layout, see the module comment) in front of `payloadLen` bytes of
+ * payload already in place after them, then the checksum over both with
+ * the pseudo-header for `src`/`dst`. The emitter of the TCP layer's hot
+ * path, and of emitTcp. Throws RangeError if `out` is too small, the
+ * options exceed 40 bytes (e.g. timestamps with 4 SACK blocks) or the
  * segment exceeds 65535 bytes.
+ * @returns bytes of the segment
+ */
+export function emitTcpHeader(h: TcpHeaderFields, payloadLen: number, out: Uint8Array, offset: number, src: number, dst: number): number {
+  const hlen = TCP_HEADER_LEN + tcpOptionsLen(h);
+  const len = hlen + payloadLen;
+  checkSegment(hlen, len, out, offset);
+  put16(out, offset, h.srcPort);
+  put16(out, offset + 2, h.dstPort);
+  put32(out, offset + 4, h.seq);
+  put32(out, offset + 8, h.ack);
+  out[offset + 12] = ((hlen >>> 2) << 4) | ((h.flags >>> 8) & 0x0f);
+  out[offset + 13] = h.flags;
+  put16(out, offset + 14, h.window);
+  put16(out, offset + 16, 0);
+  put16(out, offset + 18, h.urgent);
+  writeTcpOptions(out, offset + TCP_HEADER_LEN, h.mss, h.sackPermitted, h.timestamps, h.tsVal, h.tsEcr, h.windowScale, h.sack, h.sackEdges);
+  // Every option above is 4-byte aligned: the options end at offset + hlen, no padding needed.
+  put16(out, offset + 16, checksum(out, pseudoHeaderSum(src, dst, IP_PROTO_TCP, len), offset, offset + len));
+  return len;
+}
+
+/**
+ * Writes the segment at `out[offset..]`: the payload (skipped when
+ * `repr.payload` already views `out` after the header), then header,
+ * options and checksum by emitTcpHeader. Throws RangeError as
+ * emitTcpHeader does.
  * @returns bytes written: {@link tcpBufferLen}
  */
 export function emitTcp(repr: TcpRepr, out: Uint8Array, offset: number, src: number, dst: number): number {
   const hlen = tcpHeaderLen(repr);
-  const len = hlen + repr.payload.length;
-  if (hlen > TCP_MAX_HEADER_LEN) throw new RangeError(`emit tcp: ${hlen - TCP_HEADER_LEN} option bytes`);
-  if (len > 0xffff) throw new RangeError(`emit tcp: length ${len}`);
-  checkRoom(out, offset, len, 'tcp');
-  put16(out, offset, repr.srcPort);
-  put16(out, offset + 2, repr.dstPort);
-  put32(out, offset + 4, repr.seq);
-  put32(out, offset + 8, repr.ack);
-  out[offset + 12] = ((hlen >>> 2) << 4) | ((repr.flags >>> 8) & 0x0f);
-  out[offset + 13] = repr.flags;
-  put16(out, offset + 14, repr.window);
-  put16(out, offset + 16, 0);
-  put16(out, offset + 18, repr.urgent);
-
-  const edges = repr.sackBlocks.length & ~1;
-  writeTcpOptions(out, offset + TCP_HEADER_LEN, repr.mss ?? -1, repr.sackPermitted, repr.tsVal !== null, repr.tsVal ?? 0, repr.tsEcr ?? 0, repr.windowScale ?? -1, repr.sackBlocks, edges);
-  // p === offset + hlen: every option above is 4-byte aligned, no padding needed.
-
+  checkSegment(hlen, hlen + repr.payload.length, out, offset);
   placePayload(out, offset + hlen, repr.payload);
-  put16(out, offset + 16, checksum(out, pseudoHeaderSum(src, dst, IP_PROTO_TCP, len), offset, offset + len));
-  return len;
+  return emitTcpHeader(fieldsOf(repr), repr.payload.length, out, offset, src, dst);
 }

@@ -3,63 +3,11 @@
 // retransmission, recovery and timer.
 import { describe, expect, it } from 'vitest';
 import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN } from '../../../src/stack/wire/tcp.js';
-import type { TcpRepr } from '../../../src/stack/wire/tcp.js';
 import type { TcpConn } from '../../../src/stack/tcp/conn.js';
-import type { TcpHandler, TcpLayerOptions } from '../../../src/stack/tcp/types.js';
+import type { TcpLayerOptions } from '../../../src/stack/tcp/types.js';
 import { TCP_STAT_NAMES } from '../../../src/stack/tcp/stats.js';
-import { harness, PEER, PEER_PORT } from './harness.js';
+import { active, flagsOf, harness, LPORT, PEER, PEER_PORT, PISS, rec, RPORT } from './harness.js';
 import { pattern } from '../helpers.js';
-
-const LPORT = 5000;
-const RPORT = 80;
-const PISS = 1_000_000; // the peer's ISS
-
-interface Rec {
-  h: TcpHandler;
-  data: number[];
-  events: string[];
-}
-function rec(): Rec {
-  const r: Rec = { h: {}, data: [], events: [] };
-  r.h = {
-    onOpen: () => r.events.push('open'),
-    onData: (d) => {
-      r.data.push(...d);
-      r.events.push(`data ${d.length}`);
-    },
-    onEnd: () => r.events.push('end'),
-    onReset: () => r.events.push('reset'),
-    onWritable: () => r.events.push('writable'),
-    onClosed: (why) => r.events.push(`closed ${why}`),
-  };
-  return r;
-}
-
-const flagsOf = (s: TcpRepr): string =>
-  [
-    [TCP_SYN, 'S'],
-    [TCP_ACK, 'A'],
-    [TCP_FIN, 'F'],
-    [TCP_RST, 'R'],
-    [TCP_PSH, 'P'],
-  ]
-    .filter(([b]) => s.flags & (b as number))
-    .map(([, n]) => n)
-    .join('');
-
-/** Active open to PEER:80 from port 5000; the peer answers with the given SYN-ACK options. */
-function active(opts: TcpLayerOptions = {}, synack: Partial<TcpRepr> = {}, mtu?: number) {
-  const h = harness(opts, { mtu });
-  const r = rec();
-  const conn = h.tcp.connect({ remoteAddr: PEER, localPort: LPORT, remotePort: RPORT, handler: r.h });
-  const [syn] = h.out();
-  const from = { srcPort: RPORT, dstPort: LPORT };
-  const send = (p: Partial<TcpRepr>): void => h.inject({ ...from, ...p });
-  h.clock.advance(10);
-  send({ seq: PISS, ack: (syn!.seq + 1) >>> 0, flags: TCP_SYN | TCP_ACK, mss: 1460, ...synack });
-  const iss = syn!.seq;
-  return { ...h, r, conn, syn: syn!, iss, send };
-}
 
 describe('tcp: opening', () => {
   it('active open: SYN with MSS/WS/SACK/TS, SYN-ACK → ACK, Established at t+10', () => {
