@@ -1,27 +1,21 @@
 /**
  * An IP interface: one Link (an Ethernet segment) plus its IPv4 addresses,
- * MTU, counters and an "ether" tap for Plan 9's /net/ether0.
+ * MTU and counters. (/net/etherN slots see the link's frames through the
+ * ether device the link belongs to: link/etherport.ts.)
  *
  * Addresses (Plan 9 `add local mask remote`): `remote` defaults to the
  * network address `local & mask`; a /32 mask with a different remote makes
  * a point-to-point address. Adding 0.0.0.0 makes the interface accept IPv4
  * packets for any destination (Plan 9's DHCP trick). Every change rebuilds
  * the Stack's interface routes and self table (stack.ts).
- *
- * The tap: {@link Ifc.onFrame} sees every frame received from or sent to the
- * link (views, valid only during the call), with its direction and
- * EtherType; {@link Ifc.sendRaw} injects a frame as /net/ether0 writes do.
  */
 import type { Disposable, Link } from '../link/link.js';
 import { Ebadarg, Enotonifc, StackError } from './error.js';
 import { maskPrefix } from './ipv4.js';
-import { put48 } from './wire/bytes.js';
-import { ETHERNET_HEADER_LEN, MAC_BROADCAST, macFromBytes } from './wire/ethernet.js';
+import { macFromBytes } from './wire/ethernet.js';
 
 /** Smallest IP MTU an interface accepts (RFC 791: every host handles 68). */
 export const MIN_MTU = 68;
-/** Bound on taps per interface (Plan 9 allows 8 ether slots; leave room). */
-export const MAX_TAPS = 64;
 
 /** One configured address. */
 export interface IfcAddress {
@@ -49,18 +43,6 @@ export interface IfcCounters {
   /** Frames the link refused or dropped on output. */
   readonly errout: number;
 }
-
-/** Direction of a tapped frame. */
-export type FrameDirection = 'in' | 'out';
-
-/**
- * Receives a copy-free view of a frame passing the interface. Valid only
- * during the call: copy what is kept. Must not throw. Input frames are
- * tapped before the MAC filter, i.e. as the link delivers them (a hub
- * floods unknown unicast): Plan 9 non-promiscuous slots should keep only
- * frames whose destination is `ifc.mac` or a group address.
- */
-export type FrameTap = (frame: Uint8Array, dir: FrameDirection, ethertype: number, ifc: Ifc) => void;
 
 /**
  * What an Ifc needs from its Stack. @internal — implemented by Stack; not
@@ -102,8 +84,6 @@ export class Ifc {
   rxErrors = 0;
   /** @internal */
   txErrors = 0;
-  /** @internal taps; checked for length on the fast path. */
-  taps: FrameTap[] = [];
 
   private addrs: IfcAddress[] = [];
   private ipMtu: number;
@@ -233,53 +213,9 @@ export class Ifc {
     return false;
   }
 
-  /**
-   * Registers a tap that sees every frame in and out of this interface.
-   * Bounded by MAX_TAPS (RangeError beyond).
-   */
-  onFrame(tap: FrameTap): Disposable {
-    if (this.taps.length >= MAX_TAPS) throw new RangeError('too many frame taps');
-    this.taps = [...this.taps, tap];
-    return {
-      dispose: () => {
-        this.taps = this.taps.filter((t) => t !== tap);
-      },
-    };
-  }
-
-  /**
-   * Injects a raw Ethernet frame as a /net/ether0 data write would
-   * (netif.c): the source MAC is overwritten with ours unless `keepSource`
-   * (bridge mode). A frame addressed to our MAC is looped back as received
-   * input (taps and the stack) and not transmitted; broadcast/multicast
-   * frames are looped back and transmitted. Ownership of `frame` passes to
-   * the interface. Frames shorter than the Ethernet header are counted in
-   * errout and dropped; the /net layer enforces Plan 9's 60..1514 limits.
-   */
-  sendRaw(frame: Uint8Array, keepSource = false): void {
-    if (!this.bound || frame.length < ETHERNET_HEADER_LEN) {
-      this.txErrors++;
-      return;
-    }
-    if (!keepSource) put48(frame, 6, this.mac);
-    const dst = macFromBytes(frame, 0);
-    if (dst === this.mac) {
-      this.owner.ifcInput(this, frame);
-      return;
-    }
-    const group = dst === MAC_BROADCAST || (frame[0]! & 1) === 1;
-    if (group) this.owner.ifcInput(this, frame.slice());
-    this.transmit(frame);
-  }
-
-  /** @internal Hands a finished frame to the link (taps see it first). */
+  /** @internal Hands a finished frame to the link. */
   transmit(frame: Uint8Array): void {
     this.txFrames++;
-    const taps = this.taps;
-    if (taps.length !== 0) {
-      const type = (frame[12]! << 8) | frame[13]!;
-      for (let i = 0; i < taps.length; i++) taps[i]!(frame, 'out', type, this);
-    }
     this.link.send(frame);
   }
 
@@ -294,7 +230,6 @@ export class Ifc {
     this.acceptAny = false;
     this.bound = false;
     this.sub.dispose();
-    this.taps = [];
     this.owner.ifcUnbound(this);
   }
 

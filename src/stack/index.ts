@@ -15,7 +15,7 @@ export { Stack, LOOPBACK_MAX, MAX_INTERFACES, ALL_SYSTEMS } from './stack.js';
 export type { StackOptions, SelfEntry } from './stack.js';
 export type { IcmpAdvice, IpPayloadWriter, IpProtocolHandler, IpSendOptions, SendResult, TimerSource } from './core.js';
 export { Ifc, MIN_MTU, toMask } from './ifc.js';
-export type { FrameDirection, FrameTap, IfcAddress, IfcCounters } from './ifc.js';
+export type { IfcAddress, IfcCounters } from './ifc.js';
 export * from './route.js';
 export { ArpCache, ArpTable, ARP_CACHE_SIZE, ARP_LIFETIME_MS, ARP_PENDING_PER_ENTRY, ARP_PENDING_TOTAL, ARP_RETRY_MS, ARP_WAIT_MS } from './arp.js';
 export type { ArpEntryInfo, ArpState } from './arp.js';

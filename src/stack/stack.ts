@@ -460,7 +460,7 @@ export class Stack implements StackCore, IfcOwner, ArpHost, ArpTableHost, ReasmH
   // ------------------------------------------------------------------
   // IfcOwner
 
-  /** @internal A frame from an interface's link (or looped back by sendRaw). */
+  /** @internal A frame from an interface's link. */
   ifcInput(ifc: Ifc, frame: Uint8Array): void {
     if (frame.length < ETHERNET_HEADER_LEN) {
       ifc.rxErrors++;
@@ -468,8 +468,6 @@ export class Stack implements StackCore, IfcOwner, ArpHost, ArpTableHost, ReasmH
       return;
     }
     const type = (frame[12]! << 8) | frame[13]!;
-    const taps = ifc.taps;
-    if (taps.length !== 0) for (let i = 0; i < taps.length; i++) taps[i]!(frame, 'in', type, ifc);
     const group = (frame[0]! & 1) !== 0;
     if (!group && macFromBytes(frame, 0) !== ifc.mac) {
       this.drop('ether', 'not for us');
