@@ -1,7 +1,9 @@
 /**
- * An IP interface: one Link (an Ethernet segment) plus its IPv4 addresses,
- * MTU and counters. (/net/etherN slots see the link's frames through the
- * ether device the link belongs to: link/etherport.ts.)
+ * An IP interface: a medium plus its IPv4 addresses, MTU and counters. The
+ * medium is a Link (an Ethernet segment; /net/etherN slots see its frames
+ * through the ether device the link belongs to, link/etherport.ts) or, with
+ * no link, the loopback (Plan 9 loopbackmedium.c): what the stack sends on
+ * it comes back as its own input and never reaches a link.
  *
  * Addresses (Plan 9 `add local mask remote`): `remote` defaults to the
  * network address `local & mask`; a /32 mask with a different remote makes
@@ -16,6 +18,10 @@ import { macFromBytes } from './wire/ethernet.js';
 
 /** Smallest IP MTU an interface accepts (RFC 791: every host handles 68). */
 export const MIN_MTU = 68;
+/** IP MTU of a loopback interface (Plan 9 loopbackmedium.c: Maxtu 16 KiB, no media header). */
+export const LOOPBACK_MTU = 16 * 1024;
+/** Bytes of Ethernet header in front of each datagram on an ether interface. */
+const ETHER_HSIZE = 14;
 
 /** One configured address. */
 export interface IfcAddress {
@@ -87,43 +93,56 @@ export class Ifc {
 
   private addrs: IfcAddress[] = [];
   private ipMtu: number;
-  private readonly sub: Disposable;
+  private readonly sub: Disposable | null;
 
   /**
-   * @internal Created by Stack.addInterface. Attaches to `link` at once.
+   * @internal Created by Stack.addInterface (attaches to `link` at once) or,
+   * with `link` null, by Stack.addLoopback.
    */
   constructor(
     private readonly owner: IfcOwner,
-    readonly link: Link,
+    /** The Ethernet link, or null for a loopback interface. */
+    readonly link: Link | null,
     /** Small stable number (lowest unused among bound interfaces). */
     readonly index: number,
-    /** Device name, e.g. `ether0`. */
+    /** Device name, e.g. `ether0`, or `/dev/null` for the loopback (as Plan 9's ipconfig binds it). */
     readonly name: string,
   ) {
-    this.mac = macFromBytes(link.mac, 0);
-    this.ipMtu = link.mtu;
-    this.sub = link.attach((frame) => this.owner.ifcInput(this, frame));
+    this.mac = link === null ? 0 : macFromBytes(link.mac, 0);
+    this.ipMtu = link === null ? LOOPBACK_MTU : link.mtu;
+    this.sub = link === null ? null : link.attach((frame) => this.owner.ifcInput(this, frame));
   }
 
-  /** IP MTU: the largest IPv4 datagram sent without fragmenting (excludes the 14-byte Ethernet header). */
+  /** True for a loopback interface (no link: output comes back as input). */
+  get loopback(): boolean {
+    return this.link === null;
+  }
+
+  /** Bytes of media header before each datagram: 14 on Ethernet, 0 on the loopback (Plan 9 Medium.hsize). */
+  get hsize(): number {
+    return this.link === null ? 0 : ETHER_HSIZE;
+  }
+
+  /** IP MTU: the largest IPv4 datagram sent without fragmenting (excludes the media header). */
   get mtu(): number {
     return this.ipMtu;
   }
 
-  /** Sets the IP MTU; must be in [MIN_MTU, link.mtu], else StackError `bad arg in system call`. */
+  /** Sets the IP MTU; must be in [MIN_MTU, the medium's maximum], else StackError `bad arg in system call`. */
   set mtu(v: number) {
-    if (!Number.isInteger(v) || v < MIN_MTU || v > this.link.mtu) throw new StackError(Ebadarg);
+    const max = this.link === null ? LOOPBACK_MTU : this.link.mtu;
+    if (!Number.isInteger(v) || v < MIN_MTU || v > max) throw new StackError(Ebadarg);
     this.ipMtu = v;
   }
 
   /** Counters, including the link's output drops in errout. */
   get counters(): IfcCounters {
-    const ls = this.link.stats;
+    const ls = this.link?.stats;
     return {
       pktin: this.rxFrames,
       pktout: this.txFrames,
       errin: this.rxErrors,
-      errout: this.txErrors + ls.txDropped + ls.txErrors,
+      errout: this.txErrors + (ls === undefined ? 0 : ls.txDropped + ls.txErrors),
     };
   }
 
@@ -213,8 +232,12 @@ export class Ifc {
     return false;
   }
 
-  /** @internal Hands a finished frame to the link. */
+  /** @internal Hands a finished frame to the link (a loopback has none: the Stack never calls this for one). */
   transmit(frame: Uint8Array): void {
+    if (this.link === null) {
+      this.txErrors++;
+      return;
+    }
     this.txFrames++;
     this.link.send(frame);
   }
@@ -229,7 +252,7 @@ export class Ifc {
     this.addrs = [];
     this.acceptAny = false;
     this.bound = false;
-    this.sub.dispose();
+    this.sub?.dispose();
     this.owner.ifcUnbound(this);
   }
 

@@ -18,11 +18,12 @@ import { Einuse, Enoports, Enotlocal, StackError } from './error.js';
 import type { Ifc } from './ifc.js';
 import { allocEphemeral } from './ports.js';
 import { DEFAULT_TTL } from './stats.js';
-import { EMPTY, get16, put16 } from './wire/bytes.js';
-import { checksum, onesSum, pseudoHeaderSum } from './wire/checksum.js';
+import { EMPTY } from './wire/bytes.js';
 import { IP_PROTO_UDP, IPV4_HEADER_LEN } from './wire/ipv4.js';
 import type { Ipv4Repr } from './wire/ipv4.js';
-import { UDP_HEADER_LEN } from './wire/udp.js';
+import { WireError } from './wire/result.js';
+import { emitUdp, parseUdp, UDP_HEADER_LEN } from './wire/udp.js';
+import type { UdpRepr } from './wire/udp.js';
 
 /** Largest UDP payload in one IPv4 datagram. */
 export const UDP_MAX_PAYLOAD = 0xffff - IPV4_HEADER_LEN - UDP_HEADER_LEN;
@@ -49,23 +50,14 @@ export interface UdpOpenOptions {
   onAdvice?: (advice: IcmpAdvice) => void;
 }
 
-/** Serializes a UDP datagram in place (reused per send: no per-packet closure). */
+/** Writes a UDP datagram in place with the wire codec (emitUdp); reused per send, no per-packet closure. */
 class UdpWriter implements IpPayloadWriter {
   length = 0;
-  sport = 0;
-  dport = 0;
-  payload: Uint8Array = EMPTY;
+  readonly datagram: UdpRepr = { srcPort: 0, dstPort: 0, payload: EMPTY };
 
   write(out: Uint8Array, o: number, src: number, dst: number): void {
-    const len = this.length;
-    put16(out, o, this.sport);
-    put16(out, o + 2, this.dport);
-    put16(out, o + 4, len);
-    put16(out, o + 6, 0);
-    out.set(this.payload, o + UDP_HEADER_LEN);
-    const sum = checksum(out, pseudoHeaderSum(src, dst, IP_PROTO_UDP, len), o, o + len);
-    put16(out, o + 6, sum === 0 ? 0xffff : sum);
-    this.payload = EMPTY; // do not retain the caller's buffer
+    emitUdp(this.datagram, out, o, src, dst);
+    this.datagram.payload = EMPTY; // do not retain the caller's buffer
   }
 }
 
@@ -225,13 +217,14 @@ export class UdpLayer {
     // Plan 9 headers mode: a preferred source is used only if it is ours.
     if (src !== 0 && !this.core.isLocal(src)) src = 0;
     const w = this.writer;
-    w.sport = ep.localPort;
-    w.dport = dport & 0xffff;
-    w.payload = payload;
+    const d = w.datagram;
+    d.srcPort = ep.localPort;
+    d.dstPort = dport & 0xffff;
+    d.payload = payload;
     w.length = UDP_HEADER_LEN + payload.length;
     const core = this.core;
     const r = core.output(src, dst, IP_PROTO_UDP, ep.ttl, ep.tos, false, null, w, core.now());
-    w.payload = EMPTY;
+    d.payload = EMPTY;
     if (r === 'sent' || r === 'pending') core.stats.udp.OutDatagrams++;
     return r;
   }
@@ -242,17 +235,10 @@ export class UdpLayer {
    */
   input(ip: Ipv4Repr, raw: Uint8Array, ifc: Ifc, bcast: boolean, now: number): void {
     const stats = this.core.stats.udp;
-    const b = ip.payload;
-    // Inline parse (wire/udp.ts parseUdp semantics) without allocating a repr.
-    if (b.length < UDP_HEADER_LEN) return this.bad('truncated');
-    const len = get16(b, 4);
-    if (len < UDP_HEADER_LEN) return this.bad('bad length');
-    if (len > b.length) return this.bad('truncated');
-    if (get16(b, 6) !== 0 && onesSum(b, pseudoHeaderSum(ip.src, ip.dst, IP_PROTO_UDP, len), 0, len) !== 0xffff) {
-      return this.bad('bad checksum');
-    }
-    const sport = get16(b, 0);
-    const dport = get16(b, 2);
+    const u = parseUdp(ip.payload, ip.src, ip.dst);
+    if (u instanceof WireError) return this.bad(u.reason);
+    const sport = u.srcPort;
+    const dport = u.dstPort;
     const ep = this.match(ip.dst, dport, ip.src, sport);
     if (ep === null) {
       stats.NoPorts++;
@@ -260,7 +246,7 @@ export class UdpLayer {
       return;
     }
     stats.InDatagrams++;
-    ep.onDatagram(ip.src, sport, ip.dst, dport, b.slice(UDP_HEADER_LEN, len), ifc);
+    ep.onDatagram(ip.src, sport, ip.dst, dport, u.payload.slice(), ifc);
   }
 
   /** @internal ICMP error about a datagram we sent from `a.src!a.srcPort` to `a.dst!a.dstPort`. */

@@ -173,11 +173,11 @@ describe('routing through a gateway', () => {
     clock.advance(1);
     expect(a.arp.size).toBe(1);
     const ifcOf = (x: Ifc) => x.index;
-    expect(ifcOf(ia)).toBe(0);
+    expect(ifcOf(ia)).toBe(1); // 0 is the loopback
     ia.unbind();
-    expect(a.interfaces()).toEqual([]);
+    expect(a.interfaces()).toEqual([a.loopback]);
     expect(a.arp.size).toBe(0);
-    expect(a.routes.list().filter((x) => x.tag === 'ifc')).toEqual([]);
+    expect(a.routes.list().filter((x) => x.tag === 'ifc' && x.ifc === ia)).toEqual([]);
     expect(a.isLocal(ip('10.0.0.1'))).toBe(false);
     expect(ping.send(new Uint8Array(8))).toBe('no route'); // default route has no interface now
   });

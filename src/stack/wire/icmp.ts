@@ -121,6 +121,35 @@ export function parseIcmpv4(buf: Uint8Array, verifyChecksum = true): Icmpv4Repr 
   return { kind: 'other', type, code, rest: get32(buf, 4), data };
 }
 
+/** The type byte of a message. */
+export function icmpv4Type(repr: Icmpv4Repr): number {
+  switch (repr.kind) {
+    case 'echoRequest':
+      return ICMP_ECHO_REQUEST;
+    case 'echoReply':
+      return ICMP_ECHO_REPLY;
+    case 'destUnreachable':
+      return ICMP_DEST_UNREACHABLE;
+    case 'timeExceeded':
+      return ICMP_TIME_EXCEEDED;
+    case 'other':
+      return repr.type;
+  }
+}
+
+/** Header bytes 4..5 (the identifier of echoes and other queries; 0 in the error forms). */
+export function icmpv4Ident(repr: Icmpv4Repr): number {
+  switch (repr.kind) {
+    case 'echoRequest':
+    case 'echoReply':
+      return repr.ident;
+    case 'other':
+      return repr.rest >>> 16;
+    default:
+      return 0;
+  }
+}
+
 /** Always {@link ICMPV4_HEADER_LEN}. */
 export function icmpv4HeaderLen(_repr?: Icmpv4Repr): number {
   return ICMPV4_HEADER_LEN;

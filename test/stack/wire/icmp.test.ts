@@ -6,7 +6,9 @@ import {
   ICMP_UNREACH_PORT,
   icmpv4BufferLen,
   icmpv4HeaderLen,
+  icmpv4Ident,
   type Icmpv4Repr,
+  icmpv4Type,
   parseIcmpv4,
   parseIcmpv4Quote,
 } from '../../../src/stack/wire/icmp.js';
@@ -149,5 +151,21 @@ describe('icmpv4 (RFC 792)', () => {
     expect(icmpv4HeaderLen()).toBe(8);
     const r = ok(parseIcmpv4(msg));
     expect(() => emitIcmpv4(r, new Uint8Array(63))).toThrow(RangeError);
+  });
+
+  it('icmpv4Type and icmpv4Ident read back the type byte and bytes 4..5 of every form', () => {
+    const forms: Icmpv4Repr[] = [
+      { kind: 'echoRequest', ident: 0x1234, seq: 1, data: new Uint8Array(3) },
+      { kind: 'echoReply', ident: 0xfedc, seq: 2, data: new Uint8Array(0) },
+      { kind: 'destUnreachable', code: ICMP_UNREACH_FRAG_NEEDED, nextHopMtu: 1400, data: new Uint8Array(28) },
+      { kind: 'timeExceeded', code: ICMP_EXCEEDED_TTL, data: new Uint8Array(28) },
+      { kind: 'other', type: 13, code: 0, rest: 0xabcd0007, data: new Uint8Array(12) },
+    ];
+    for (const m of forms) {
+      const b = new Uint8Array(icmpv4BufferLen(m));
+      emitIcmpv4(m, b);
+      expect(icmpv4Type(m)).toBe(b[0]);
+      expect(icmpv4Ident(m)).toBe((b[4]! << 8) | b[5]!);
+    }
   });
 });
