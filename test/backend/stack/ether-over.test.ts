@@ -112,10 +112,10 @@ describe('a stack on another server\'s ether0', () => {
     const nd = mk(4);
     const d = await serve(nd);
     try {
-      const { ctl } = await clone(d, 'ipifc');
+      const { n, ctl } = await clone(d, 'ipifc');
       await ctl.write(`bind ether ${a.addr}!/ether0`);
       await ctl.write('add 10.8.0.4 255.255.255.0');
-      expect((await d.c.readFile('/ipifc/0/status')).toString()).toMatch(/^device \/net\/ether0 /);
+      expect((await d.c.readFile(`/ipifc/${n}/status`)).toString()).toMatch(/^device \/net\/ether0 /);
       const p = await clone(d, 'icmp');
       await p.ctl.write('connect 10.8.0.3!1');
       const data = await d.c.open(`/icmp/${p.n}/data`, ORDWR);
