@@ -31,8 +31,8 @@ import {
   icmpv4Type,
   parseIcmpv4,
   parseIcmpv4Quote,
+  writeIcmpv4,
 } from './wire/icmp.js';
-import type { Icmpv4Other } from './wire/icmp.js';
 import { WireError } from './wire/result.js';
 
 /** Token bucket size for ICMP errors we originate. */
@@ -99,31 +99,30 @@ export class RateLimiter {
 }
 
 /**
- * Writes an ICMP message in place with the wire codec (emitIcmpv4), from
+ * Writes an ICMP message in place with the wire codec (writeIcmpv4), from
  * its raw fields; one instance is reused per send.
  */
 export class IcmpWriter implements IpPayloadWriter {
   length = 0;
-  private readonly msg: Icmpv4Other = { kind: 'other', type: 0, code: 0, rest: 0, data: EMPTY };
-
-  get type(): number {
-    return this.msg.type;
-  }
+  type = 0;
+  code = 0;
+  /** Header bytes 4..7 as a u32. */
+  rest = 0;
+  data: Uint8Array = EMPTY;
 
   /** Type, code, header bytes 4..7 as two u16 fields, and the data after the header. */
   set(type: number, code: number, rest1: number, rest2: number, data: Uint8Array): this {
-    const m = this.msg;
-    m.type = type & 0xff;
-    m.code = code & 0xff;
-    m.rest = (((rest1 & 0xffff) << 16) | (rest2 & 0xffff)) >>> 0;
-    m.data = data;
+    this.type = type & 0xff;
+    this.code = code & 0xff;
+    this.rest = (((rest1 & 0xffff) << 16) | (rest2 & 0xffff)) >>> 0;
+    this.data = data;
     this.length = ICMPV4_HEADER_LEN + data.length;
     return this;
   }
 
   write(out: Uint8Array, o: number): void {
-    emitIcmpv4(this.msg, out, o);
-    this.msg.data = EMPTY; // do not retain the caller's buffer
+    writeIcmpv4(out, o, this.type, this.code, this.rest, this.data);
+    this.data = EMPTY; // do not retain the caller's buffer
   }
 }
 

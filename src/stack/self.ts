@@ -40,8 +40,18 @@ export interface LoopNet {
   bcast: number;
 }
 
-/** Self table, interface routes (without tag) and loopback subnets for a set of interfaces. */
-export function computeSelf(ifcs: readonly Ifc[]): { self: Map<number, SelfRef>; routes: RouteSpec[]; loopNets: LoopNet[] } {
+/**
+ * Self table, interface routes (without tag), loopback subnets, and
+ * `hostBits`: the low bits every subnet broadcast/network address of ours has
+ * all set or all clear (a mask of the fewest trailing host bits; 0 when there
+ * are no such subnets), so most sources need no self-table lookup.
+ */
+export function computeSelf(ifcs: readonly Ifc[]): {
+  self: Map<number, SelfRef>;
+  routes: RouteSpec[];
+  loopNets: LoopNet[];
+  hostBits: number;
+} {
   const self = new Map<number, SelfRef>();
   const add = (ip: number, bits: number, ifc: Ifc): void => {
     const s = self.get(ip);
@@ -53,6 +63,7 @@ export function computeSelf(ifcs: readonly Ifc[]): { self: Map<number, SelfRef>;
   };
   const routes: RouteSpec[] = [];
   const loopNets: LoopNet[] = [];
+  let hostBits = -1;
   const ifcRoute = (target: number, mask: number, flags: number, ifc: Ifc, source: number, smask: number): void => {
     routes.push({ target, mask, nexthop: target, flags, ifc, source, smask });
   };
@@ -73,6 +84,8 @@ export function computeSelf(ifcs: readonly Ifc[]): { self: Map<number, SelfRef>;
         ifcRoute(net, a.mask, RF_IFC, ifc, 0, 0);
       }
       if (a.bcast !== 0) {
+        // The mask's trailing zeros as low ones: (lowest set bit) - 1; nested, so & keeps the fewest.
+        hostBits &= ((a.mask & -a.mask) - 1) | 0;
         add(a.bcast, RF_BCAST, ifc);
         add((a.ip & a.mask) >>> 0, RF_BCAST, ifc);
         if (ifc.loopback) loopNets.push({ net: (a.ip & a.mask) >>> 0, mask: a.mask, bcast: a.bcast });
@@ -90,5 +103,5 @@ export function computeSelf(ifcs: readonly Ifc[]): { self: Map<number, SelfRef>;
     const ifc = s.ifcs.find((i) => !i.loopback) ?? s.ifcs[0]!;
     routes.push({ target: ip, mask: 0xffffffff, nexthop: ip, flags: s.bits, ifc, source: 0, smask: 0 });
   }
-  return { self, routes, loopNets };
+  return { self, routes, loopNets, hostBits: hostBits === -1 ? 0 : hostBits };
 }

@@ -168,6 +168,8 @@ export class Stack implements StackCore, IfcOwner, ArpHost, ArpTableHost, ReasmH
   private self = new Map<number, SelfRef>();
   /** Subnets of loopback interfaces: every host address in them is ours. */
   private loopNets: LoopNet[] = [];
+  /** Host bits all our subnets with a broadcast address share (the fewest); see martian(). */
+  private hostBits = 0;
   private readonly handlers: (IpProtocolHandler | undefined)[] = new Array<IpProtocolHandler | undefined>(256);
   private timerSources: TimerSource[] = [];
   private loopQ: Uint8Array[] = [];
@@ -657,8 +659,13 @@ export class Stack implements StackCore, IfcOwner, ArpHost, ArpTableHost, ReasmH
    */
   private martian(src: number, dst: number): string | null {
     if (linkSourceInvalid(src)) return 'martian source';
-    const ss = this.self.get(src);
-    if (ss !== undefined && (ss.bits & RF_UNI) === 0) return 'martian source';
+    // Only a source whose low host bits are all 0 or all 1 can be one of our
+    // broadcast/network addresses: the self table is consulted for those alone.
+    const low = src & this.hostBits;
+    if (low === 0 || low === this.hostBits) {
+      const ss = this.self.get(src);
+      if (ss !== undefined && (ss.bits & RF_UNI) === 0) return 'martian source';
+    }
     if (isLoopbackIp(dst)) return 'martian destination';
     return null;
   }
@@ -669,8 +676,8 @@ export class Stack implements StackCore, IfcOwner, ArpHost, ArpTableHost, ReasmH
     const dst = r.dst;
     const s = this.self.get(dst);
     let bcast: boolean;
-    if (s === undefined && ifc.loopback && this.inLoopNet(dst)) {
-      bcast = false; // any host of a loopback subnet is us
+    if (s === undefined && this.loopNets.length !== 0 && this.inLoopNet(dst)) {
+      bcast = false; // any host of a loopback subnet is us (127/8 from a link is a martian already)
     } else if (s !== undefined) {
       bcast = (s.bits & RF_UNI) === 0;
       if (!bcast && l2group) {
@@ -910,9 +917,10 @@ export class Stack implements StackCore, IfcOwner, ArpHost, ArpTableHost, ReasmH
 
   /** Recomputes the self table and the interface routes (tag `ifc`); see self.ts. */
   private rebuild(): void {
-    const { self, routes, loopNets } = computeSelf(this.ifcs);
+    const { self, routes, loopNets, hostBits } = computeSelf(this.ifcs);
     this.self = self;
     this.loopNets = loopNets;
+    this.hostBits = hostBits;
     this.routes.removeWhere((r) => r.tag === IFC_TAG && (r.flags & RF_LOCAL) !== 0);
     for (const r of routes) this.routes.add({ ...r, tag: IFC_TAG });
   }

@@ -22,8 +22,7 @@ import { EMPTY } from './wire/bytes.js';
 import { IP_PROTO_UDP, IPV4_HEADER_LEN } from './wire/ipv4.js';
 import type { Ipv4Repr } from './wire/ipv4.js';
 import { WireError } from './wire/result.js';
-import { emitUdp, parseUdp, UDP_HEADER_LEN } from './wire/udp.js';
-import type { UdpRepr } from './wire/udp.js';
+import { checkUdp, UDP_HEADER_LEN, udpDstPort, udpSrcPort, writeUdp } from './wire/udp.js';
 
 /** Largest UDP payload in one IPv4 datagram. */
 export const UDP_MAX_PAYLOAD = 0xffff - IPV4_HEADER_LEN - UDP_HEADER_LEN;
@@ -50,14 +49,16 @@ export interface UdpOpenOptions {
   onAdvice?: (advice: IcmpAdvice) => void;
 }
 
-/** Writes a UDP datagram in place with the wire codec (emitUdp); reused per send, no per-packet closure. */
+/** Writes a UDP datagram in place with the wire codec (writeUdp); reused per send, no per-packet closure. */
 class UdpWriter implements IpPayloadWriter {
   length = 0;
-  readonly datagram: UdpRepr = { srcPort: 0, dstPort: 0, payload: EMPTY };
+  sport = 0;
+  dport = 0;
+  payload: Uint8Array = EMPTY;
 
   write(out: Uint8Array, o: number, src: number, dst: number): void {
-    emitUdp(this.datagram, out, o, src, dst);
-    this.datagram.payload = EMPTY; // do not retain the caller's buffer
+    writeUdp(out, o, this.sport, this.dport, this.payload, src, dst);
+    this.payload = EMPTY; // do not retain the caller's buffer
   }
 }
 
@@ -217,14 +218,13 @@ export class UdpLayer {
     // Plan 9 headers mode: a preferred source is used only if it is ours.
     if (src !== 0 && !this.core.isLocal(src)) src = 0;
     const w = this.writer;
-    const d = w.datagram;
-    d.srcPort = ep.localPort;
-    d.dstPort = dport & 0xffff;
-    d.payload = payload;
+    w.sport = ep.localPort;
+    w.dport = dport & 0xffff;
+    w.payload = payload;
     w.length = UDP_HEADER_LEN + payload.length;
     const core = this.core;
     const r = core.output(src, dst, IP_PROTO_UDP, ep.ttl, ep.tos, false, null, w, core.now());
-    d.payload = EMPTY;
+    w.payload = EMPTY;
     if (r === 'sent' || r === 'pending') core.stats.udp.OutDatagrams++;
     return r;
   }
@@ -235,10 +235,11 @@ export class UdpLayer {
    */
   input(ip: Ipv4Repr, raw: Uint8Array, ifc: Ifc, bcast: boolean, now: number): void {
     const stats = this.core.stats.udp;
-    const u = parseUdp(ip.payload, ip.src, ip.dst);
-    if (u instanceof WireError) return this.bad(u.reason);
-    const sport = u.srcPort;
-    const dport = u.dstPort;
+    const b = ip.payload;
+    const len = checkUdp(b, ip.src, ip.dst);
+    if (len instanceof WireError) return this.bad(len.reason);
+    const sport = udpSrcPort(b);
+    const dport = udpDstPort(b);
     const ep = this.match(ip.dst, dport, ip.src, sport);
     if (ep === null) {
       stats.NoPorts++;
@@ -246,7 +247,7 @@ export class UdpLayer {
       return;
     }
     stats.InDatagrams++;
-    ep.onDatagram(ip.src, sport, ip.dst, dport, u.payload.slice(), ifc);
+    ep.onDatagram(ip.src, sport, ip.dst, dport, b.slice(UDP_HEADER_LEN, len), ifc);
   }
 
   /** @internal ICMP error about a datagram we sent from `a.src!a.srcPort` to `a.dst!a.dstPort`. */

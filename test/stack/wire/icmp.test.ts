@@ -11,6 +11,7 @@ import {
   icmpv4Type,
   parseIcmpv4,
   parseIcmpv4Quote,
+  writeIcmpv4,
 } from '../../../src/stack/wire/icmp.js';
 import { IP_PROTO_UDP } from '../../../src/stack/wire/ipv4.js';
 import { WireError } from '../../../src/stack/wire/result.js';
@@ -166,6 +167,11 @@ describe('icmpv4 (RFC 792)', () => {
       emitIcmpv4(m, b);
       expect(icmpv4Type(m)).toBe(b[0]);
       expect(icmpv4Ident(m)).toBe((b[4]! << 8) | b[5]!);
+      // writeIcmpv4 (the stack's writer) from the raw fields gives the same bytes.
+      const w = new Uint8Array(b.length + 2);
+      const rest = ((b[4]! << 24) | (b[5]! << 16) | (b[6]! << 8) | b[7]!) >>> 0;
+      expect(writeIcmpv4(w, 2, b[0]!, b[1]!, rest, m.data)).toBe(b.length);
+      expect([...w.subarray(2)]).toEqual([...b]);
     }
   });
 });
