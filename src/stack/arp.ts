@@ -21,7 +21,7 @@
  * the entry resolves.
  */
 import type { Ifc } from './ifc.js';
-import { put48 } from './wire/bytes.js';
+import { writeEthernetDst } from './wire/ethernet.js';
 
 /** Cache size (Plan 9 NHASH*... / spec: 256 entries, LRU). */
 export const ARP_CACHE_SIZE = 256;
@@ -110,7 +110,7 @@ export class ArpCache {
     if (e !== undefined && e.state === 'OK' && e.ifc === ifc) {
       if (now - e.resolvedAt < ARP_LIFETIME_MS) {
         e.used = now;
-        put48(frame, 0, e.mac);
+        writeEthernetDst(frame, 0, e.mac);
         this.host.arpTransmit(ifc, frame);
         return true;
       }
@@ -253,7 +253,7 @@ export class ArpCache {
     e.pending = [];
     this.held -= frames.length;
     for (const f of frames) {
-      put48(f, 0, mac);
+      writeEthernetDst(f, 0, mac);
       this.host.arpTransmit(ifc, f);
     }
   }

@@ -15,20 +15,23 @@
 import type { IcmpAdvice, IpPayloadWriter, SendResult, StackCore } from './core.js';
 import { Einuse, Enoports, Enotlocal, StackError } from './error.js';
 import type { Ifc } from './ifc.js';
-import { writeIpv4Header } from './ipv4.js';
 import { allocEphemeral } from './ports.js';
 import { DEFAULT_TTL } from './stats.js';
-import { EMPTY, get16, put16 } from './wire/bytes.js';
-import { checksum, onesSum } from './wire/checksum.js';
-import { formatIpv4, IP_PROTO_ICMP, IPV4_HEADER_LEN } from './wire/ipv4.js';
+import { EMPTY, get16 } from './wire/bytes.js';
+import { formatIpv4, fragField, IP_PROTO_ICMP, IPV4_HEADER_LEN, writeIpv4Header } from './wire/ipv4.js';
 import type { Ipv4Repr } from './wire/ipv4.js';
 import {
+  emitIcmpv4,
   ICMP_DEST_UNREACHABLE,
   ICMP_ECHO_REPLY,
   ICMP_ECHO_REQUEST,
   ICMP_TIME_EXCEEDED,
   ICMPV4_HEADER_LEN,
+  icmpv4Ident,
+  icmpv4Type,
+  parseIcmpv4,
   parseIcmpv4Quote,
+  writeIcmpv4,
 } from './wire/icmp.js';
 import { WireError } from './wire/result.js';
 
@@ -95,35 +98,31 @@ export class RateLimiter {
   }
 }
 
-/** Writes an ICMP message in place (reused per send). */
+/**
+ * Writes an ICMP message in place with the wire codec (writeIcmpv4), from
+ * its raw fields; one instance is reused per send.
+ */
 export class IcmpWriter implements IpPayloadWriter {
   length = 0;
   type = 0;
   code = 0;
-  /** Header bytes 4..7 as two u16 fields. */
-  rest1 = 0;
-  rest2 = 0;
+  /** Header bytes 4..7 as a u32. */
+  rest = 0;
   data: Uint8Array = EMPTY;
 
+  /** Type, code, header bytes 4..7 as two u16 fields, and the data after the header. */
   set(type: number, code: number, rest1: number, rest2: number, data: Uint8Array): this {
-    this.type = type;
-    this.code = code;
-    this.rest1 = rest1;
-    this.rest2 = rest2;
+    this.type = type & 0xff;
+    this.code = code & 0xff;
+    this.rest = (((rest1 & 0xffff) << 16) | (rest2 & 0xffff)) >>> 0;
     this.data = data;
     this.length = ICMPV4_HEADER_LEN + data.length;
     return this;
   }
 
   write(out: Uint8Array, o: number): void {
-    out[o] = this.type;
-    out[o + 1] = this.code;
-    put16(out, o + 2, 0);
-    put16(out, o + 4, this.rest1);
-    put16(out, o + 6, this.rest2);
-    out.set(this.data, o + ICMPV4_HEADER_LEN);
-    put16(out, o + 2, checksum(out, 0, o, o + this.length));
-    this.data = EMPTY;
+    writeIcmpv4(out, o, this.type, this.code, this.rest, this.data);
+    this.data = EMPTY; // do not retain the caller's buffer
   }
 }
 
@@ -196,9 +195,7 @@ export class IcmpEndpoint {
   /** Sends an echo request with this endpoint's identifier. */
   sendEcho(seq: number, data: Uint8Array = EMPTY, dst: number = this.rAddr): SendResult {
     const m = new Uint8Array(ICMPV4_HEADER_LEN + data.length);
-    m[0] = ICMP_ECHO_REQUEST;
-    put16(m, 6, seq);
-    m.set(data, ICMPV4_HEADER_LEN);
+    emitIcmpv4({ kind: 'echoRequest', ident: this.port, seq, data }, m, 0);
     return this.send(m, dst);
   }
 
@@ -288,42 +285,37 @@ export class IcmpLayer {
   /** @internal An ICMP message addressed to us. `bcast`: sent to a broadcast/multicast address. */
   input(ip: Ipv4Repr, raw: Uint8Array, ifc: Ifc, bcast: boolean, now: number): void {
     const s = this.core.stats.icmp;
-    const b = ip.payload;
     s.InMsgs++;
-    if (b.length < ICMPV4_HEADER_LEN) {
+    const m = parseIcmpv4(ip.payload);
+    if (m instanceof WireError) {
       s.InErrors++;
-      s.HlenErrs++;
-      this.core.drop('icmp', 'truncated');
+      if (m === WireError.truncated) s.HlenErrs++;
+      else s.CsumErrs++;
+      this.core.drop('icmp', m.reason);
       return;
     }
-    if (onesSum(b) !== 0xffff) {
-      s.InErrors++;
-      s.CsumErrs++;
-      this.core.drop('icmp', 'bad checksum');
-      return;
-    }
-    const type = b[0]!;
-    const code = b[1]!;
+    const type = icmpv4Type(m);
     s.inTypes[type]!++;
-    switch (type) {
-      case ICMP_ECHO_REQUEST:
+    switch (m.kind) {
+      case 'echoRequest':
         if (bcast) {
           this.core.drop('icmp', 'broadcast echo');
           return;
         }
-        if (code !== 0) break;
         // Reply from the address the request was sent to (RFC 1122 §3.2.2.6).
-        this.emit(
-          ip.dst,
-          ip.src,
-          DEFAULT_TTL,
-          ip.tos,
-          this.writer.set(ICMP_ECHO_REPLY, 0, get16(b, 4), get16(b, 6), b.subarray(ICMPV4_HEADER_LEN)),
-        );
+        this.emit(ip.dst, ip.src, DEFAULT_TTL, ip.tos, this.writer.set(ICMP_ECHO_REPLY, 0, m.ident, m.seq, m.data));
         return;
-      case ICMP_DEST_UNREACHABLE:
-      case ICMP_TIME_EXCEEDED: {
-        const q = parseIcmpv4Quote(b.subarray(ICMPV4_HEADER_LEN));
+      case 'echoReply':
+        break;
+      default: {
+        if (type === ICMP_ECHO_REQUEST && bcast) {
+          this.core.drop('icmp', 'broadcast echo');
+          return;
+        }
+        // Errors: also in their 'other' form, e.g. with an RFC 4884 length in the unused bytes.
+        if (type !== ICMP_DEST_UNREACHABLE && type !== ICMP_TIME_EXCEEDED) break;
+        const code = m.code;
+        const q = parseIcmpv4Quote(m.data);
         if (q instanceof WireError) {
           s.InErrors++;
           s.LenErrs++;
@@ -332,6 +324,9 @@ export class IcmpLayer {
         }
         const reason = icmpReason(type, code, ip.src, ip.dst);
         if (reason === null) break;
+        // RFC 1191 next-hop MTU of `fragmentation needed`.
+        const fragNeeded = type === ICMP_DEST_UNREACHABLE && code === 4;
+        const mtu = !fragNeeded ? 0 : m.kind === 'destUnreachable' ? m.nextHopMtu : m.kind === 'other' ? m.rest & 0xffff : 0;
         const p = q.payload;
         let sport = 0;
         let dport = 0;
@@ -352,7 +347,7 @@ export class IcmpLayer {
             protocol: q.protocol,
             srcPort: sport,
             dstPort: dport,
-            mtu: type === ICMP_DEST_UNREACHABLE && code === 4 ? get16(b, 6) : 0,
+            mtu,
             quote: p,
           },
           now,
@@ -360,7 +355,7 @@ export class IcmpLayer {
         return;
       }
     }
-    this.deliver(ip, raw, ifc, get16(b, 4));
+    this.deliver(ip, raw, ifc, icmpv4Ident(m));
   }
 
   /** @internal Advice about an ICMP message we sent (quoted echo request): to the conversation with that identifier. */
@@ -388,7 +383,7 @@ export class IcmpLayer {
     if (raw.length - n === IPV4_HEADER_LEN) {
       pkt.set(raw.subarray(0, IPV4_HEADER_LEN));
     } else {
-      const frag = (raw[6]! << 8) | raw[7]!;
+      const frag = fragField(ip.dontFrag, ip.moreFrags, ip.fragOffset);
       writeIpv4Header(pkt, 0, ip.tos, pkt.length, ip.ident, frag, ip.ttl, ip.protocol, ip.src, ip.dst);
     }
     ep.onPacket(pkt, ifc);

@@ -1,27 +1,27 @@
 /**
- * An IP interface: one Link (an Ethernet segment) plus its IPv4 addresses,
- * MTU, counters and an "ether" tap for Plan 9's /net/ether0.
+ * An IP interface: a medium plus its IPv4 addresses, MTU and counters. The
+ * medium is a Link (an Ethernet segment; /net/etherN slots see its frames
+ * through the ether device the link belongs to, link/etherport.ts) or, with
+ * no link, the loopback (Plan 9 loopbackmedium.c): what the stack sends on
+ * it comes back as its own input and never reaches a link.
  *
  * Addresses (Plan 9 `add local mask remote`): `remote` defaults to the
  * network address `local & mask`; a /32 mask with a different remote makes
  * a point-to-point address. Adding 0.0.0.0 makes the interface accept IPv4
  * packets for any destination (Plan 9's DHCP trick). Every change rebuilds
  * the Stack's interface routes and self table (stack.ts).
- *
- * The tap: {@link Ifc.onFrame} sees every frame received from or sent to the
- * link (views, valid only during the call), with its direction and
- * EtherType; {@link Ifc.sendRaw} injects a frame as /net/ether0 writes do.
  */
 import type { Disposable, Link } from '../link/link.js';
 import { Ebadarg, Enotonifc, StackError } from './error.js';
 import { maskPrefix } from './ipv4.js';
-import { put48 } from './wire/bytes.js';
-import { ETHERNET_HEADER_LEN, MAC_BROADCAST, macFromBytes } from './wire/ethernet.js';
+import { macFromBytes } from './wire/ethernet.js';
 
 /** Smallest IP MTU an interface accepts (RFC 791: every host handles 68). */
 export const MIN_MTU = 68;
-/** Bound on taps per interface (Plan 9 allows 8 ether slots; leave room). */
-export const MAX_TAPS = 64;
+/** IP MTU of a loopback interface (Plan 9 loopbackmedium.c: Maxtu 16 KiB, no media header). */
+export const LOOPBACK_MTU = 16 * 1024;
+/** Bytes of Ethernet header in front of each datagram on an ether interface. */
+const ETHER_HSIZE = 14;
 
 /** One configured address. */
 export interface IfcAddress {
@@ -49,18 +49,6 @@ export interface IfcCounters {
   /** Frames the link refused or dropped on output. */
   readonly errout: number;
 }
-
-/** Direction of a tapped frame. */
-export type FrameDirection = 'in' | 'out';
-
-/**
- * Receives a copy-free view of a frame passing the interface. Valid only
- * during the call: copy what is kept. Must not throw. Input frames are
- * tapped before the MAC filter, i.e. as the link delivers them (a hub
- * floods unknown unicast): Plan 9 non-promiscuous slots should keep only
- * frames whose destination is `ifc.mac` or a group address.
- */
-export type FrameTap = (frame: Uint8Array, dir: FrameDirection, ethertype: number, ifc: Ifc) => void;
 
 /**
  * What an Ifc needs from its Stack. @internal — implemented by Stack; not
@@ -104,51 +92,62 @@ export class Ifc {
   rxErrors = 0;
   /** @internal */
   txErrors = 0;
-  /** @internal taps; checked for length on the fast path. */
-  taps: FrameTap[] = [];
 
   private addrs: IfcAddress[] = [];
   private ipMtu: number;
-  private readonly sub: Disposable;
+  private readonly sub: Disposable | null;
 
   /**
-   * @internal Created by Stack.addInterface. Attaches to `link` at once.
+   * @internal Created by Stack.addInterface (attaches to `link` at once) or,
+   * with `link` null, by Stack.addLoopback.
    */
   constructor(
     private readonly owner: IfcOwner,
-    readonly link: Link,
+    /** The Ethernet link, or null for a loopback interface. */
+    readonly link: Link | null,
     /** Small stable number (lowest unused among bound interfaces). */
     readonly index: number,
-    /** Device name, e.g. `ether0`. */
+    /** Device name, e.g. `ether0`, or `/dev/null` for the loopback (as Plan 9's ipconfig binds it). */
     readonly name: string,
   ) {
-    this.mac = macFromBytes(link.mac, 0);
-    this.ipMtu = link.mtu;
-    this.sub = link.attach(
+    this.mac = link === null ? 0 : macFromBytes(link.mac, 0);
+    this.ipMtu = link === null ? LOOPBACK_MTU : link.mtu;
+    this.sub = link === null ? null : link.attach(
       (frame) => this.owner.ifcInput(this, frame),
       () => this.owner.ifcBatchEnd(this),
     );
   }
 
-  /** IP MTU: the largest IPv4 datagram sent without fragmenting (excludes the 14-byte Ethernet header). */
+  /** True for a loopback interface (no link: output comes back as input). */
+  get loopback(): boolean {
+    return this.link === null;
+  }
+
+  /** Bytes of media header before each datagram: 14 on Ethernet, 0 on the loopback (Plan 9 Medium.hsize). */
+  get hsize(): number {
+    return this.link === null ? 0 : ETHER_HSIZE;
+  }
+
+  /** IP MTU: the largest IPv4 datagram sent without fragmenting (excludes the media header). */
   get mtu(): number {
     return this.ipMtu;
   }
 
-  /** Sets the IP MTU; must be in [MIN_MTU, link.mtu], else StackError `bad arg in system call`. */
+  /** Sets the IP MTU; must be in [MIN_MTU, the medium's maximum], else StackError `bad arg in system call`. */
   set mtu(v: number) {
-    if (!Number.isInteger(v) || v < MIN_MTU || v > this.link.mtu) throw new StackError(Ebadarg);
+    const max = this.link === null ? LOOPBACK_MTU : this.link.mtu;
+    if (!Number.isInteger(v) || v < MIN_MTU || v > max) throw new StackError(Ebadarg);
     this.ipMtu = v;
   }
 
   /** Counters, including the link's output drops in errout. */
   get counters(): IfcCounters {
-    const ls = this.link.stats;
+    const ls = this.link?.stats;
     return {
       pktin: this.rxFrames,
       pktout: this.txFrames,
       errin: this.rxErrors,
-      errout: this.txErrors + ls.txDropped + ls.txErrors,
+      errout: this.txErrors + (ls === undefined ? 0 : ls.txDropped + ls.txErrors),
     };
   }
 
@@ -238,57 +237,13 @@ export class Ifc {
     return false;
   }
 
-  /**
-   * Registers a tap that sees every frame in and out of this interface.
-   * Bounded by MAX_TAPS (RangeError beyond).
-   */
-  onFrame(tap: FrameTap): Disposable {
-    if (this.taps.length >= MAX_TAPS) throw new RangeError('too many frame taps');
-    this.taps = [...this.taps, tap];
-    return {
-      dispose: () => {
-        this.taps = this.taps.filter((t) => t !== tap);
-      },
-    };
-  }
-
-  /**
-   * Injects a raw Ethernet frame as a /net/ether0 data write would
-   * (netif.c): the source MAC is overwritten with ours unless `keepSource`
-   * (bridge mode). A frame addressed to our MAC is looped back as received
-   * input (taps and the stack) and not transmitted; broadcast/multicast
-   * frames are looped back and transmitted. Ownership of `frame` passes to
-   * the interface. Frames shorter than the Ethernet header are counted in
-   * errout and dropped; the /net layer enforces Plan 9's 60..1514 limits.
-   */
-  sendRaw(frame: Uint8Array, keepSource = false): void {
-    if (!this.bound || frame.length < ETHERNET_HEADER_LEN) {
+  /** @internal Hands a finished frame to the link (a loopback has none: the Stack never calls this for one). */
+  transmit(frame: Uint8Array): void {
+    if (this.link === null) {
       this.txErrors++;
       return;
     }
-    if (!keepSource) put48(frame, 6, this.mac);
-    const dst = macFromBytes(frame, 0);
-    if (dst === this.mac) {
-      this.owner.ifcInput(this, frame);
-      this.owner.ifcBatchEnd(this);
-      return;
-    }
-    const group = dst === MAC_BROADCAST || (frame[0]! & 1) === 1;
-    if (group) {
-      this.owner.ifcInput(this, frame.slice());
-      this.owner.ifcBatchEnd(this);
-    }
-    this.transmit(frame);
-  }
-
-  /** @internal Hands a finished frame to the link (taps see it first). */
-  transmit(frame: Uint8Array): void {
     this.txFrames++;
-    const taps = this.taps;
-    if (taps.length !== 0) {
-      const type = (frame[12]! << 8) | frame[13]!;
-      for (let i = 0; i < taps.length; i++) taps[i]!(frame, 'out', type, this);
-    }
     this.link.send(frame);
   }
 
@@ -302,8 +257,7 @@ export class Ifc {
     this.addrs = [];
     this.acceptAny = false;
     this.bound = false;
-    this.sub.dispose();
-    this.taps = [];
+    this.sub?.dispose();
     this.owner.ifcUnbound(this);
   }
 

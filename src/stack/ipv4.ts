@@ -1,6 +1,6 @@
 /**
- * IPv4 helpers above the wire layer: address classes, a fast allocation-free
- * header writer, fragmentation arithmetic, option copying (RFC 791 §3.2) and
+ * IPv4 helpers above the wire layer: address classes, fragmentation
+ * arithmetic, option copying (RFC 791 §3.2) and
  * the reassembly state machine (RFC 791 §3.2, RFC 815; overlap policy as
  * Linux since 4.19 / RFC 5722 for IPv6: overlapping fragments discard the
  * whole datagram).
@@ -9,9 +9,7 @@
  * next deadline with pollAt(). It is bounded in memory (REASM_MAX_BYTES,
  * REASM_MAX_DATAGRAMS, REASM_MAX_FRAGMENTS) and never throws on input.
  */
-import { put16, put32 } from './wire/bytes.js';
-import { checksum } from './wire/checksum.js';
-import { IPV4_HEADER_LEN } from './wire/ipv4.js';
+import { IPV4_HEADER_LEN, writeIpv4Header } from './wire/ipv4.js';
 import type { Ipv4Repr } from './wire/ipv4.js';
 import type { IpStats } from './stats.js';
 
@@ -20,9 +18,25 @@ export function isMulticastIp(ip: number): boolean {
   return ip >>> 28 === 0xe;
 }
 
-/** True for addresses that can never be a unicast source: 0/8 is allowed (DHCP), class D/E and 255.255.255.255 are not. */
+/** True for addresses that can never be a unicast source: class D/E, 255.255.255.255 included (0/8 and 127/8: see {@link linkSourceInvalid}). */
 export function isMartianSource(ip: number): boolean {
   return ip >>> 28 >= 0xe;
+}
+
+/** True for 127/8, which never appears outside a host (RFC 1122 §3.2.1.3 (g)). */
+export function isLoopbackIp(ip: number): boolean {
+  return ip >>> 24 === 127;
+}
+
+/**
+ * True for sources a datagram arriving from a link can never carry (RFC 1122
+ * §3.2.1.3; RFC 1812 §5.3.7): 0/8 ("this network", a source only while a
+ * host learns its address: we answer no such host), 127/8, class D and E.
+ * Our own broadcast addresses are the Stack's to check (its self table).
+ */
+export function linkSourceInvalid(ip: number): boolean {
+  const top = ip >>> 24;
+  return top === 0 || top === 127 || top >= 0xe0;
 }
 
 /** Number of one bits in a mask. */
@@ -43,41 +57,6 @@ export function maskPrefix(mask: number): number {
 /** Ethernet multicast MAC for an IPv4 group (RFC 1112 §6.4): 01:00:5e + low 23 bits. */
 export function multicastMac(ip: number): number {
   return 0x01005e000000 + (ip & 0x7fffff);
-}
-
-/** Flags/fragment-offset field value. `offset` is in bytes (multiple of 8). */
-export function fragField(dontFrag: boolean, moreFrags: boolean, offset: number): number {
-  return (dontFrag ? 0x4000 : 0) | (moreFrags ? 0x2000 : 0) | ((offset >>> 3) & 0x1fff);
-}
-
-/**
- * Writes a 20-byte IPv4 header (no options) with its checksum at `out[o..]`.
- * Allocation-free; the caller guarantees room and field ranges.
- */
-export function writeIpv4Header(
-  out: Uint8Array,
-  o: number,
-  tos: number,
-  total: number,
-  ident: number,
-  frag: number,
-  ttl: number,
-  protocol: number,
-  src: number,
-  dst: number,
-): void {
-  out[o] = 0x45;
-  out[o + 1] = tos;
-  put16(out, o + 2, total);
-  put16(out, o + 4, ident);
-  put16(out, o + 6, frag);
-  out[o + 8] = ttl;
-  out[o + 9] = protocol;
-  out[o + 10] = 0;
-  out[o + 11] = 0;
-  put32(out, o + 12, src);
-  put32(out, o + 16, dst);
-  put16(out, o + 10, checksum(out, 0, o, o + IPV4_HEADER_LEN));
 }
 
 /**
@@ -347,40 +326,4 @@ export class Reassembler {
     }
     return false;
   }
-}
-
-/**
- * Writes an IPv4 header with `options` (zero-padded to 4 bytes, ≤ 40) at
- * `out[o..]` with its checksum. @returns the header length
- */
-export function writeIpv4HeaderOptions(
-  out: Uint8Array,
-  o: number,
-  options: Uint8Array,
-  tos: number,
-  total: number,
-  ident: number,
-  frag: number,
-  ttl: number,
-  protocol: number,
-  src: number,
-  dst: number,
-): number {
-  if (options.length === 0) {
-    writeIpv4Header(out, o, tos, total, ident, frag, ttl, protocol, src, dst);
-    return IPV4_HEADER_LEN;
-  }
-  const hlen = IPV4_HEADER_LEN + ((options.length + 3) & ~3);
-  writeIpv4Header(out, o, tos, total, ident, frag, ttl, protocol, src, dst);
-  out[o] = 0x40 | (hlen >>> 2);
-  out.set(options, o + IPV4_HEADER_LEN);
-  out.fill(0, o + IPV4_HEADER_LEN + options.length, o + hlen);
-  put16(out, o + 10, 0);
-  put16(out, o + 10, checksum(out, 0, o, o + hlen));
-  return hlen;
-}
-
-/** Header length `writeIpv4HeaderOptions` produces for `options`. */
-export function ipv4HeaderLenFor(options: Uint8Array): number {
-  return IPV4_HEADER_LEN + ((options.length + 3) & ~3);
 }

@@ -8,8 +8,13 @@
  *   - when the subnet has a broadcast (mask < /31): self `b` for the
  *     directed broadcast and for the all-zeros network address (4.2BSD
  *     style, as Plan 9);
- *   - self `b` 255.255.255.255 and `m` 224.0.0.1 (all systems).
- * Every self entry also gets a /32 route (flag u/b/m). The table is
+ *   - self `b` 255.255.255.255 and `m` 224.0.0.1 (all systems); the
+ *     address 0.0.0.0 (accept any, for DHCP) only gives 255.255.255.255.
+ * Every self entry also gets a /32 route (flag u/b/m), through an ether
+ * interface that holds it when there is one (255.255.255.255 leaves on the
+ * wire, not on the loopback). A loopback interface's subnets are local as a
+ * whole (every 127/8 address is us, RFC 1122 §3.2.1.3 (g)): they are listed
+ * in `loopNets` rather than entered one by one. The table is
  * recomputed from scratch on each change: changes are rare and a rebuild
  * keeps shared entries (two addresses on one subnet, 255.255.255.255 on
  * several interfaces) right without reference-count bookkeeping.
@@ -28,8 +33,25 @@ export interface SelfRef {
   ifcs: Ifc[];
 }
 
-/** Self table and interface routes (without tag) for a set of interfaces. */
-export function computeSelf(ifcs: readonly Ifc[]): { self: Map<number, SelfRef>; routes: RouteSpec[] } {
+/** A loopback subnet: every address in it except `net` and `bcast` is ours. */
+export interface LoopNet {
+  net: number;
+  mask: number;
+  bcast: number;
+}
+
+/**
+ * Self table, interface routes (without tag), loopback subnets, and
+ * `hostBits`: the low bits every subnet broadcast/network address of ours has
+ * all set or all clear (a mask of the fewest trailing host bits; 0 when there
+ * are no such subnets), so most sources need no self-table lookup.
+ */
+export function computeSelf(ifcs: readonly Ifc[]): {
+  self: Map<number, SelfRef>;
+  routes: RouteSpec[];
+  loopNets: LoopNet[];
+  hostBits: number;
+} {
   const self = new Map<number, SelfRef>();
   const add = (ip: number, bits: number, ifc: Ifc): void => {
     const s = self.get(ip);
@@ -40,12 +62,18 @@ export function computeSelf(ifcs: readonly Ifc[]): { self: Map<number, SelfRef>;
     }
   };
   const routes: RouteSpec[] = [];
+  const loopNets: LoopNet[] = [];
+  let hostBits = -1;
   const ifcRoute = (target: number, mask: number, flags: number, ifc: Ifc, source: number, smask: number): void => {
     routes.push({ target, mask, nexthop: target, flags, ifc, source, smask });
   };
   for (const ifc of ifcs) {
     for (const a of ifc.addresses()) {
-      if (a.ip === 0) continue;
+      if (a.ip === 0) {
+        // The accept-any address (DHCP) still owns the limited broadcast, as in ipifcadd.
+        add(IPV4_BROADCAST, RF_BCAST, ifc);
+        continue;
+      }
       add(a.ip, RF_UNI, ifc);
       if (a.ptp) {
         ifcRoute(a.remote, 0xffffffff, RF_IFC | RF_PTP, ifc, a.ip, 0xffffffff);
@@ -56,8 +84,11 @@ export function computeSelf(ifcs: readonly Ifc[]): { self: Map<number, SelfRef>;
         ifcRoute(net, a.mask, RF_IFC, ifc, 0, 0);
       }
       if (a.bcast !== 0) {
+        // The mask's trailing zeros as low ones: (lowest set bit) - 1; nested, so & keeps the fewest.
+        hostBits &= ((a.mask & -a.mask) - 1) | 0;
         add(a.bcast, RF_BCAST, ifc);
         add((a.ip & a.mask) >>> 0, RF_BCAST, ifc);
+        if (ifc.loopback) loopNets.push({ net: (a.ip & a.mask) >>> 0, mask: a.mask, bcast: a.bcast });
       }
       add(IPV4_BROADCAST, RF_BCAST, ifc);
       add(ALL_SYSTEMS, RF_MCAST, ifc);
@@ -69,7 +100,8 @@ export function computeSelf(ifcs: readonly Ifc[]): { self: Map<number, SelfRef>;
     else if ((s.bits & RF_BCAST) !== 0) s.bits = RF_BCAST;
   }
   for (const [ip, s] of self) {
-    routes.push({ target: ip, mask: 0xffffffff, nexthop: ip, flags: s.bits, ifc: s.ifcs[0]!, source: 0, smask: 0 });
+    const ifc = s.ifcs.find((i) => !i.loopback) ?? s.ifcs[0]!;
+    routes.push({ target: ip, mask: 0xffffffff, nexthop: ip, flags: s.bits, ifc, source: 0, smask: 0 });
   }
-  return { self, routes };
+  return { self, routes, loopNets, hostBits: hostBits === -1 ? 0 : hostBits };
 }

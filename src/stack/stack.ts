@@ -7,17 +7,34 @@
  * deadline of all its parts (ARP retries/expiry, reassembly timeouts, the
  * loopback queue, registered TimerSources such as TCP).
  *
- * Input path (per frame, allocation-light): Ethernet demux on the raw
- * bytes → parseIpv4 → self/broadcast check → reassembly if fragmented →
- * ICMP / UDP / registered handler by protocol number. Malformed input is
- * dropped and counted (stats.drops, MIB counters); nothing received throws.
+ * Every layer is parsed and written with the wire/ codecs (the functions
+ * the goldens and fuzz tests check), in their allocation-free forms where
+ * they have one.
+ *
+ * Input path (per frame, allocation-light): Ethernet accessors → MAC filter →
+ * parseIpv4 → martian check (below) → self/broadcast check → reassembly if
+ * fragmented → ICMP / UDP / registered handler by protocol number.
+ * Malformed input is dropped and counted (stats.drops, MIB counters);
+ * nothing received throws.
+ *
+ * Martians (RFC 1122 §3.2.1.3, §3.3.6; RFC 1812 §5.3.7): a datagram from a
+ * link whose source is 0/8, 127/8, class D/E (255.255.255.255 included) or
+ * one of our broadcast/network addresses, or whose destination is 127/8, is
+ * discarded silently and counted in InAddrErrors (/net/ipifc/stats). 0.0.0.0
+ * as a destination (the accept-any DHCP address) and as our own source stay
+ * allowed.
  *
  * Output path: route → source address → one allocation holding Ethernet +
  * IPv4 + payload, written top-down (the payload by an IpPayloadWriter or
  * copied from bytes) → fragmentation to the interface MTU if needed → link
  * broadcast/multicast MAC or ARP (which may hold the frame until resolved).
- * Datagrams to our own addresses go through a bounded loopback queue that
- * is drained from the timer (never synchronously inside the sender's call).
+ *
+ * Loopback: every stack starts with a loopback interface (Plan 9's
+ * `bind loopback /dev/null; add 127.0.0.1 255.0.0.0`, loopbackmedium.c).
+ * Datagrams routed to it, and datagrams to any of our own addresses, go
+ * through one bounded loopback queue that is drained from the timer (never
+ * synchronously inside the sender's call) and come back as input; nothing
+ * with a 127/8 source or destination is ever handed to a link.
  *
  * Forwarding between interfaces is available behind `forwarding` (off by
  * default): TTL decrement, ICMP time exceeded / net unreachable /
@@ -44,31 +61,50 @@ import { Ifc } from './ifc.js';
 import type { IfcAddress, IfcOwner } from './ifc.js';
 import {
   copiedOptions,
-  fragField,
   fragmentStep,
-  ipv4HeaderLenFor,
+  isLoopbackIp,
   isMartianSource,
   isMulticastIp,
+  linkSourceInvalid,
   multicastMac,
   Reassembler,
-  writeIpv4Header,
-  writeIpv4HeaderOptions,
 } from './ipv4.js';
 import type { ReasmHost } from './ipv4.js';
 import { IFC_TAG, RF_BCAST, RF_LOCAL, RF_MCAST, RF_UNI, RouteTable, routeFlagsText } from './route.js';
 import { ALL_SYSTEMS, computeSelf } from './self.js';
-import type { SelfRef } from './self.js';
+import type { LoopNet, SelfRef } from './self.js';
 import type { Route } from './route.js';
 import { DEFAULT_TTL, DropCounters, newIcmpStats, newIpStats, newUdpStats } from './stats.js';
 import type { StackStats } from './stats.js';
 import { UdpLayer } from './udp.js';
-import { emitArp } from './wire/arp.js';
+import { ARP_LEN, emitArp, parseArp } from './wire/arp.js';
 import type { ArpRepr } from './wire/arp.js';
-import { EMPTY, get16, get32, put16, put48 } from './wire/bytes.js';
-import { checksum } from './wire/checksum.js';
-import { ETHERNET_HEADER_LEN, ETHERTYPE_ARP, ETHERTYPE_IPV4, MAC_BROADCAST, macFromBytes } from './wire/ethernet.js';
-import { parseArp } from './wire/arp.js';
-import { formatIpv4, IP_PROTO_ICMP, IP_PROTO_UDP, IPV4_BROADCAST, IPV4_HEADER_LEN, parseIpv4 } from './wire/ipv4.js';
+import { EMPTY, get16 } from './wire/bytes.js';
+import {
+  ETHERNET_HEADER_LEN,
+  ethernetDst,
+  ethernetDstIsGroup,
+  ethernetType,
+  ETHERTYPE_ARP,
+  ETHERTYPE_IPV4,
+  isMulticastMac,
+  MAC_BROADCAST,
+  writeEthernetHeader,
+} from './wire/ethernet.js';
+import {
+  formatIpv4,
+  fragField,
+  IP_PROTO_ICMP,
+  IP_PROTO_UDP,
+  IPV4_BROADCAST,
+  IPV4_HEADER_LEN,
+  ipv4Dst,
+  ipv4HeaderLenFor,
+  ipv4Src,
+  parseIpv4,
+  setIpv4Ttl,
+  writeIpv4Header,
+} from './wire/ipv4.js';
 import type { Ipv4Repr } from './wire/ipv4.js';
 import { WireError } from './wire/result.js';
 
@@ -76,6 +112,12 @@ import { WireError } from './wire/result.js';
 export const MAX_INTERFACES = 256;
 /** Bound on datagrams waiting in the loopback queue. */
 export const LOOPBACK_MAX = 1024;
+/** Bound on bytes waiting in the loopback queue (datagrams are at most 64 KiB each). */
+export const LOOPBACK_MAX_BYTES = 8 * 1024 * 1024;
+/** The loopback interface every stack starts with: 127.0.0.1/8 (RFC 1122 §3.2.1.3 (g)) on `/dev/null`, as Plan 9's ipconfig binds it. */
+export const LOOPBACK_ADDR = 0x7f000001;
+export const LOOPBACK_PREFIX = 8;
+export const LOOPBACK_DEVICE = '/dev/null';
 export { ALL_SYSTEMS };
 
 
@@ -114,6 +156,8 @@ export class Stack implements StackCore, IfcOwner, ArpHost, ArpTableHost, ReasmH
   readonly udp: UdpLayer;
   /** ICMP conversations (/net/icmp). */
   readonly icmp: IcmpLayer;
+  /** The loopback interface the stack starts with (127.0.0.1/8). */
+  readonly loopback: Ifc;
 
   private readonly logFn: ((msg: string) => void) | null;
   private readonly reasm: Reassembler;
@@ -122,12 +166,17 @@ export class Stack implements StackCore, IfcOwner, ArpHost, ArpTableHost, ReasmH
   private ifcs: Ifc[] = [];
   /** Self table: address → RF_UNI/RF_BCAST/RF_MCAST bits (fast input check). */
   private self = new Map<number, SelfRef>();
+  /** Subnets of loopback interfaces: every host address in them is ours. */
+  private loopNets: LoopNet[] = [];
+  /** Host bits all our subnets with a broadcast address share (the fewest); see martian(). */
+  private hostBits = 0;
   private readonly handlers: (IpProtocolHandler | undefined)[] = new Array<IpProtocolHandler | undefined>(256);
   private timerSources: TimerSource[] = [];
   /** Told after each batch of received frames (onInputBatchEnd). */
   private batchEnds: ((now: number) => void)[] = [];
   private loopQ: Uint8Array[] = [];
   private loopIfc: Ifc[] = [];
+  private loopBytes = 0;
   /** When the oldest queued loopback datagram was queued. */
   private loopDue = 0;
   private ident: number;
@@ -150,6 +199,8 @@ export class Stack implements StackCore, IfcOwner, ArpHost, ArpTableHost, ReasmH
     this.ident = this.rng.u32() & 0xffff;
     this.fwd = false;
     this.forwarding = opts.forwarding ?? false;
+    this.loopback = this.addLoopback(LOOPBACK_DEVICE);
+    this.loopback.addAddress(LOOPBACK_ADDR, LOOPBACK_PREFIX);
   }
 
   // ------------------------------------------------------------------
@@ -166,14 +217,29 @@ export class Stack implements StackCore, IfcOwner, ArpHost, ArpTableHost, ReasmH
 
   /**
    * Binds a link as a new interface. The interface attaches to the link at
-   * once (a link takes one receiver). `name` defaults to `ether<index>`.
+   * once (a link takes one receiver). `name` defaults to `etherN`, N the
+   * lowest number no interface is named with.
    */
   addInterface(link: Link, name?: string): Ifc {
+    let n = 0;
+    while (this.ifcs.some((i) => i.name === `ether${n}`)) n++;
+    return this.bind(link, name ?? `ether${n}`);
+  }
+
+  /**
+   * A new loopback interface (Plan 9 `bind loopback DEV`): what is routed to
+   * it comes back as input. The stack starts with one ({@link loopback}).
+   */
+  addLoopback(name: string): Ifc {
+    return this.bind(null, name);
+  }
+
+  private bind(link: Link | null, name: string): Ifc {
     if (this.closed) throw new Error('stack is closed');
     if (this.ifcs.length >= MAX_INTERFACES) throw new StackError('no free devices');
     let index = 0;
     while (this.ifcs.some((i) => i.index === index)) index++;
-    const ifc = new Ifc(this, link, index, name ?? `ether${index}`);
+    const ifc = new Ifc(this, link, index, name);
     this.ifcs.push(ifc);
     return ifc;
   }
@@ -189,16 +255,26 @@ export class Stack implements StackCore, IfcOwner, ArpHost, ArpTableHost, ReasmH
     return null;
   }
 
-  /** True if `ip` is one of our unicast addresses. */
+  /** True if `ip` is one of our unicast addresses (any host address of a loopback subnet counts). */
   isLocal(ip: number): boolean {
     const s = this.self.get(ip >>> 0);
-    return s !== undefined && (s.bits & RF_UNI) !== 0;
+    if (s !== undefined) return (s.bits & RF_UNI) !== 0;
+    return this.loopNets.length !== 0 && this.inLoopNet(ip >>> 0);
   }
 
-  /** `u`, `b` or `m` if `ip` is in the self table, else null. */
+  private inLoopNet(ip: number): boolean {
+    const nets = this.loopNets;
+    for (let i = 0; i < nets.length; i++) {
+      const n = nets[i]!;
+      if (((ip & n.mask) >>> 0) === n.net && ip !== n.net && ip !== n.bcast) return true;
+    }
+    return false;
+  }
+
+  /** `u`, `b` or `m` if `ip` is in the self table (or a loopback subnet's host), else null. */
   selfType(ip: number): 'u' | 'b' | 'm' | null {
     const s = this.self.get(ip >>> 0);
-    if (s === undefined) return null;
+    if (s === undefined) return this.isLocal(ip) ? 'u' : null;
     return (s.bits & RF_UNI) !== 0 ? 'u' : (s.bits & RF_BCAST) !== 0 ? 'b' : 'm';
   }
 
@@ -372,6 +448,7 @@ export class Stack implements StackCore, IfcOwner, ArpHost, ArpTableHost, ReasmH
     this.reasm.clear();
     this.loopQ = [];
     this.loopIfc = [];
+    this.loopBytes = 0;
     this.closed = true;
     this.timer?.cancel();
     this.timer = null;
@@ -408,6 +485,13 @@ export class Stack implements StackCore, IfcOwner, ArpHost, ArpTableHost, ReasmH
       return 'no route';
     }
     if (src === 0) src = this.pickSource(route, ifc, dst);
+    // For us (our address, or routed to a loopback): whole, through the loopback queue.
+    const local = (route.flags & RF_UNI) !== 0 || ifc.link === null;
+    if (!local && (isLoopbackIp(src) || isLoopbackIp(dst))) {
+      // RFC 1122 §3.2.1.3 (g): 127/8 never leaves a host.
+      st.OutNoRoutes++;
+      return 'no route';
+    }
     const len = body !== null ? body.length : writer!.length;
     const total = IPV4_HEADER_LEN + len;
     if (total > 0xffff) {
@@ -418,12 +502,12 @@ export class Stack implements StackCore, IfcOwner, ArpHost, ArpTableHost, ReasmH
     this.ident = (ident + 1) & 0xffff;
     const frag = dontFrag ? 0x4000 : 0;
 
-    if ((route.flags & RF_UNI) !== 0) {
+    if (local) {
       const pkt = this.frames.alloc(total);
       if (body !== null) pkt.set(body, IPV4_HEADER_LEN);
       else writer!.write(pkt, IPV4_HEADER_LEN, src, dst);
       writeIpv4Header(pkt, 0, tos, total, ident, frag, ttl, protocol, src, dst);
-      return this.loopback(pkt, ifc, now);
+      return this.loopIn(pkt, ifc, now);
     }
 
     if (total <= ifc.mtu) {
@@ -454,9 +538,9 @@ export class Stack implements StackCore, IfcOwner, ArpHost, ArpTableHost, ReasmH
     // RFC 1122 §3.2.2: never about non-initial fragments, ICMP errors,
     // broadcast/multicast destinations or non-unicast sources.
     if ((get16(raw, 6) & 0x1fff) !== 0) return;
-    const src = get32(raw, 12);
-    const dst = get32(raw, 16);
-    if (src === 0 || isMartianSource(src) || src >>> 24 === 127) return;
+    const src = ipv4Src(raw);
+    const dst = ipv4Dst(raw);
+    if (src === 0 || isMartianSource(src)) return;
     const ss = this.self.get(src);
     if (ss !== undefined && (ss.bits & RF_UNI) === 0) return;
     if (isMulticastIp(dst) || dst === IPV4_BROADCAST) return;
@@ -485,18 +569,16 @@ export class Stack implements StackCore, IfcOwner, ArpHost, ArpTableHost, ReasmH
   // ------------------------------------------------------------------
   // IfcOwner
 
-  /** @internal A frame from an interface's link (or looped back by sendRaw). */
+  /** @internal A frame from an interface's link. */
   ifcInput(ifc: Ifc, frame: Uint8Array): void {
-    if (frame.length < ETHERNET_HEADER_LEN) {
+    const type = ethernetType(frame);
+    if (type < 0) {
       ifc.rxErrors++;
       this.drop('ether', 'truncated');
       return;
     }
-    const type = (frame[12]! << 8) | frame[13]!;
-    const taps = ifc.taps;
-    if (taps.length !== 0) for (let i = 0; i < taps.length; i++) taps[i]!(frame, 'in', type, ifc);
-    const group = (frame[0]! & 1) !== 0;
-    if (!group && macFromBytes(frame, 0) !== ifc.mac) {
+    const group = ethernetDstIsGroup(frame);
+    if (!group && ethernetDst(frame) !== ifc.mac) {
       this.drop('ether', 'not for us');
       return;
     }
@@ -553,7 +635,7 @@ export class Stack implements StackCore, IfcOwner, ArpHost, ArpTableHost, ReasmH
   /** @internal */
   arpGratuitous(ip: number): boolean {
     const ifc = this.ifcWithAddress(ip);
-    if (ifc === null) return false;
+    if (ifc === null || ifc.loopback) return false;
     this.sendGratuitous(ifc, ip);
     return true;
   }
@@ -589,16 +671,44 @@ export class Stack implements StackCore, IfcOwner, ArpHost, ArpTableHost, ReasmH
     const raw = buf.length === IPV4_HEADER_LEN + r.options.length + r.payload.length
       ? buf
       : buf.subarray(0, IPV4_HEADER_LEN + r.options.length + r.payload.length);
+    const why = this.martian(r.src, r.dst);
+    if (why !== null) {
+      st.InAddrErrors++;
+      this.drop('ipv4', why);
+      return;
+    }
     this.ipReceive(ifc, r, raw, l2group, now);
   }
 
-  /** A parsed datagram from `ifc` (or the loopback). */
+  /**
+   * Why a datagram from a link with these addresses is a martian, or null
+   * (RFC 1122 §3.2.1.3: a host silently discards a datagram with an invalid
+   * source; 127/8 never appears outside a host; RFC 1812 §5.3.7). Our own
+   * broadcast and network addresses as a source are what a reflector attack
+   * uses: answering them would broadcast the answer.
+   */
+  private martian(src: number, dst: number): string | null {
+    if (linkSourceInvalid(src)) return 'martian source';
+    // Only a source whose low host bits are all 0 or all 1 can be one of our
+    // broadcast/network addresses: the self table is consulted for those alone.
+    const low = src & this.hostBits;
+    if (low === 0 || low === this.hostBits) {
+      const ss = this.self.get(src);
+      if (ss !== undefined && (ss.bits & RF_UNI) === 0) return 'martian source';
+    }
+    if (isLoopbackIp(dst)) return 'martian destination';
+    return null;
+  }
+
+  /** A parsed datagram from `ifc`, from a link (martians already discarded) or the loopback queue. */
   private ipReceive(ifc: Ifc, r: Ipv4Repr, raw: Uint8Array, l2group: boolean, now: number): void {
     const st = this.stats.ip;
     const dst = r.dst;
     const s = this.self.get(dst);
     let bcast: boolean;
-    if (s !== undefined) {
+    if (s === undefined && this.loopNets.length !== 0 && this.inLoopNet(dst)) {
+      bcast = false; // any host of a loopback subnet is us (127/8 from a link is a martian already)
+    } else if (s !== undefined) {
       bcast = (s.bits & RF_UNI) === 0;
       if (!bcast && l2group) {
         // RFC 1122 §3.3.6: unicast IP in a link-level broadcast.
@@ -610,11 +720,6 @@ export class Stack implements StackCore, IfcOwner, ArpHost, ArpTableHost, ReasmH
       bcast = dst === IPV4_BROADCAST || isMulticastIp(dst);
     } else {
       this.forward(ifc, r, raw, l2group, now);
-      return;
-    }
-    if (isMartianSource(r.src)) {
-      st.InAddrErrors++;
-      this.drop('ipv4', 'martian source');
       return;
     }
     if (r.moreFrags || r.fragOffset !== 0) {
@@ -651,16 +756,11 @@ export class Stack implements StackCore, IfcOwner, ArpHost, ArpTableHost, ReasmH
     }
   }
 
-  private forward(_in: Ifc, r: Ipv4Repr, raw: Uint8Array, l2group: boolean, now: number): void {
+  private forward(inIfc: Ifc, r: Ipv4Repr, raw: Uint8Array, l2group: boolean, now: number): void {
     const st = this.stats.ip;
-    if (!this.fwd || l2group || isMulticastIp(r.dst) || r.dst === IPV4_BROADCAST) {
+    if (!this.fwd || inIfc.loopback || l2group || isMulticastIp(r.dst) || r.dst === IPV4_BROADCAST) {
       st.InAddrErrors++;
       this.drop('ipv4', 'not for us');
-      return;
-    }
-    if (isMartianSource(r.src) || r.src === 0) {
-      st.InAddrErrors++;
-      this.drop('ipv4', 'martian source');
       return;
     }
     if (r.ttl <= 1) {
@@ -671,7 +771,7 @@ export class Stack implements StackCore, IfcOwner, ArpHost, ArpTableHost, ReasmH
     }
     const route = this.routes.find(r.dst, r.src);
     const out = route === null ? null : this.routes.outIfc(route);
-    if (route === null || out === null || (route.flags & RF_UNI) !== 0) {
+    if (route === null || out === null || (route.flags & RF_UNI) !== 0 || out.loopback) {
       st.OutNoRoutes++;
       this.drop('ipv4', 'no route');
       this.icmpError(raw, 3, 0, 0, now);
@@ -682,11 +782,7 @@ export class Stack implements StackCore, IfcOwner, ArpHost, ArpTableHost, ReasmH
     if (total <= out.mtu) {
       const frame = this.frames.alloc(ETHERNET_HEADER_LEN + total);
       frame.set(raw, ETHERNET_HEADER_LEN);
-      const o = ETHERNET_HEADER_LEN;
-      const hlen = total - r.payload.length;
-      frame[o + 8] = r.ttl - 1;
-      put16(frame, o + 10, 0);
-      put16(frame, o + 10, checksum(frame, 0, o, o + hlen));
+      setIpv4Ttl(frame, ETHERNET_HEADER_LEN, r.ttl - 1);
       this.sendFrame(out, route, r.dst, frame, now);
       return;
     }
@@ -717,7 +813,7 @@ export class Stack implements StackCore, IfcOwner, ArpHost, ArpTableHost, ReasmH
       return;
     }
     const forMe = ifc.hasAddress(a.targetIp);
-    const senderOk = sender !== 0 && !isMartianSource(sender) && (Math.floor(a.senderMac / 0x100_0000_0000) & 1) === 0;
+    const senderOk = !linkSourceInvalid(sender) && !isMulticastMac(a.senderMac);
     if (senderOk) this.arpCache.learn(ifc, sender, a.senderMac, forMe, now);
     if (forMe && a.op === 'request') {
       this.sendArp(ifc, 'reply', a.senderMac, a.senderMac, a.targetIp, sender);
@@ -732,21 +828,19 @@ export class Stack implements StackCore, IfcOwner, ArpHost, ArpTableHost, ReasmH
     return ifc.addressFor((route.flags & RF_LOCAL) !== 0 ? dst : route.nexthop);
   }
 
-  /** Writes the Ethernet header's source and type, picks the destination MAC and sends (or holds for ARP). */
+  /** Writes the Ethernet header, with the broadcast/multicast MAC or for ARP to fill in, and sends (or holds for ARP). */
   private sendFrame(ifc: Ifc, route: Route, dst: number, frame: Uint8Array, now: number): SendResult {
-    put48(frame, 6, ifc.mac);
-    frame[12] = ETHERTYPE_IPV4 >>> 8;
-    frame[13] = ETHERTYPE_IPV4 & 0xff;
     if ((route.flags & RF_BCAST) !== 0 || dst === IPV4_BROADCAST) {
-      put48(frame, 0, MAC_BROADCAST);
+      writeEthernetHeader(frame, 0, MAC_BROADCAST, ifc.mac, ETHERTYPE_IPV4);
       ifc.transmit(frame);
       return 'sent';
     }
     if ((route.flags & RF_MCAST) !== 0 || isMulticastIp(dst)) {
-      put48(frame, 0, multicastMac(dst));
+      writeEthernetHeader(frame, 0, multicastMac(dst), ifc.mac, ETHERTYPE_IPV4);
       ifc.transmit(frame);
       return 'sent';
     }
+    writeEthernetHeader(frame, 0, 0, ifc.mac, ETHERTYPE_IPV4);
     const nh = (route.flags & RF_LOCAL) !== 0 ? dst : route.nexthop;
     return this.arpCache.output(ifc, nh, frame, now) ? 'sent' : 'pending';
   }
@@ -786,19 +880,7 @@ export class Stack implements StackCore, IfcOwner, ArpHost, ArpTableHost, ReasmH
       const total = hlen + chunk;
       const frame = this.frames.alloc(ETHERNET_HEADER_LEN + total);
       frame.set(payload.subarray(off, off + chunk), ETHERNET_HEADER_LEN + hlen);
-      writeIpv4HeaderOptions(
-        frame,
-        ETHERNET_HEADER_LEN,
-        opts,
-        tos,
-        total,
-        ident,
-        fragField(false, !last || baseMf, baseOff + off),
-        ttl,
-        protocol,
-        src,
-        dst,
-      );
+      writeIpv4Header(frame, ETHERNET_HEADER_LEN, tos, total, ident, fragField(false, !last || baseMf, baseOff + off), ttl, protocol, src, dst, opts);
       st.FragCreates++;
       if (this.sendFrame(ifc, route, dst, frame, now) !== 'sent') pending = true;
       off += chunk;
@@ -807,30 +889,43 @@ export class Stack implements StackCore, IfcOwner, ArpHost, ArpTableHost, ReasmH
     return pending ? 'pending' : 'sent';
   }
 
-  private loopback(pkt: Uint8Array, ifc: Ifc, now: number): SendResult {
-    if (this.loopQ.length >= LOOPBACK_MAX) {
+  /**
+   * Queues a datagram for delivery as input on `ifc` (the loopback, or the
+   * interface owning the destination address): drained from the timer,
+   * bounded by LOOPBACK_MAX datagrams and LOOPBACK_MAX_BYTES.
+   */
+  private loopIn(pkt: Uint8Array, ifc: Ifc, now: number): SendResult {
+    if (this.loopQ.length >= LOOPBACK_MAX || this.loopBytes + pkt.length > LOOPBACK_MAX_BYTES) {
       this.stats.ip.OutDiscards++;
+      if (ifc.loopback) ifc.txErrors++;
       this.drop('loopback', 'queue full');
       return 'dropped';
     }
     if (this.loopQ.length === 0) this.loopDue = now;
     this.loopQ.push(pkt);
     this.loopIfc.push(ifc);
+    this.loopBytes += pkt.length;
+    if (ifc.loopback) ifc.txFrames++;
     this.schedule(now);
     return 'sent';
   }
 
-  /** Delivers the queued loopback datagrams; returns how many. */
+  /**
+   * Delivers what was queued before the drain began (what that queues waits
+   * for the next round); returns how many.
+   */
   private drainLoopback(now: number): number {
     if (this.loopQ.length === 0) return 0;
     const q = this.loopQ;
     const qi = this.loopIfc;
     this.loopQ = [];
     this.loopIfc = [];
+    this.loopBytes = 0;
     for (let i = 0; i < q.length; i++) {
       const ifc = qi[i]!;
       if (!ifc.bound) continue;
       const pkt = q[i]!;
+      if (ifc.loopback) ifc.rxFrames++;
       this.stats.ip.InReceives++;
       const r = parseIpv4(pkt, false);
       if (r instanceof WireError) continue; // cannot happen: we wrote it
@@ -840,17 +935,15 @@ export class Stack implements StackCore, IfcOwner, ArpHost, ArpTableHost, ReasmH
   }
 
   private sendArp(ifc: Ifc, op: 'request' | 'reply', ethDst: number, targetMac: number, senderIp: number, targetIp: number): void {
-    const frame = this.frames.alloc(ETHERNET_HEADER_LEN + 28);
-    put48(frame, 0, ethDst);
-    put48(frame, 6, ifc.mac);
-    put16(frame, 12, ETHERTYPE_ARP);
+    const frame = this.frames.alloc(ETHERNET_HEADER_LEN + ARP_LEN);
+    writeEthernetHeader(frame, 0, ethDst, ifc.mac, ETHERTYPE_ARP);
     const repr: ArpRepr = { op, senderMac: ifc.mac, senderIp, targetMac, targetIp };
     emitArp(repr, frame, ETHERNET_HEADER_LEN);
     ifc.transmit(frame);
   }
 
   private sendGratuitous(ifc: Ifc, ip: number): void {
-    if (ifc.bound) this.sendArp(ifc, 'request', MAC_BROADCAST, 0, ip, ip);
+    if (ifc.bound && !ifc.loopback) this.sendArp(ifc, 'request', MAC_BROADCAST, 0, ip, ip);
   }
 
   // ------------------------------------------------------------------
@@ -858,8 +951,10 @@ export class Stack implements StackCore, IfcOwner, ArpHost, ArpTableHost, ReasmH
 
   /** Recomputes the self table and the interface routes (tag `ifc`); see self.ts. */
   private rebuild(): void {
-    const { self, routes } = computeSelf(this.ifcs);
+    const { self, routes, loopNets, hostBits } = computeSelf(this.ifcs);
     this.self = self;
+    this.loopNets = loopNets;
+    this.hostBits = hostBits;
     this.routes.removeWhere((r) => r.tag === IFC_TAG && (r.flags & RF_LOCAL) !== 0);
     for (const r of routes) this.routes.add({ ...r, tag: IFC_TAG });
   }

@@ -18,11 +18,11 @@ import { Einuse, Enoports, Enotlocal, StackError } from './error.js';
 import type { Ifc } from './ifc.js';
 import { allocEphemeral } from './ports.js';
 import { DEFAULT_TTL } from './stats.js';
-import { EMPTY, get16, put16 } from './wire/bytes.js';
-import { checksum, onesSum, pseudoHeaderSum } from './wire/checksum.js';
+import { EMPTY } from './wire/bytes.js';
 import { IP_PROTO_UDP, IPV4_HEADER_LEN } from './wire/ipv4.js';
 import type { Ipv4Repr } from './wire/ipv4.js';
-import { UDP_HEADER_LEN } from './wire/udp.js';
+import { WireError } from './wire/result.js';
+import { checkUdp, UDP_HEADER_LEN, udpDstPort, udpSrcPort, writeUdp } from './wire/udp.js';
 
 /** Largest UDP payload in one IPv4 datagram. */
 export const UDP_MAX_PAYLOAD = 0xffff - IPV4_HEADER_LEN - UDP_HEADER_LEN;
@@ -49,7 +49,7 @@ export interface UdpOpenOptions {
   onAdvice?: (advice: IcmpAdvice) => void;
 }
 
-/** Serializes a UDP datagram in place (reused per send: no per-packet closure). */
+/** Writes a UDP datagram in place with the wire codec (writeUdp); reused per send, no per-packet closure. */
 class UdpWriter implements IpPayloadWriter {
   length = 0;
   sport = 0;
@@ -57,14 +57,7 @@ class UdpWriter implements IpPayloadWriter {
   payload: Uint8Array = EMPTY;
 
   write(out: Uint8Array, o: number, src: number, dst: number): void {
-    const len = this.length;
-    put16(out, o, this.sport);
-    put16(out, o + 2, this.dport);
-    put16(out, o + 4, len);
-    put16(out, o + 6, 0);
-    out.set(this.payload, o + UDP_HEADER_LEN);
-    const sum = checksum(out, pseudoHeaderSum(src, dst, IP_PROTO_UDP, len), o, o + len);
-    put16(out, o + 6, sum === 0 ? 0xffff : sum);
+    writeUdp(out, o, this.sport, this.dport, this.payload, src, dst);
     this.payload = EMPTY; // do not retain the caller's buffer
   }
 }
@@ -243,16 +236,10 @@ export class UdpLayer {
   input(ip: Ipv4Repr, raw: Uint8Array, ifc: Ifc, bcast: boolean, now: number): void {
     const stats = this.core.stats.udp;
     const b = ip.payload;
-    // Inline parse (wire/udp.ts parseUdp semantics) without allocating a repr.
-    if (b.length < UDP_HEADER_LEN) return this.bad('truncated');
-    const len = get16(b, 4);
-    if (len < UDP_HEADER_LEN) return this.bad('bad length');
-    if (len > b.length) return this.bad('truncated');
-    if (get16(b, 6) !== 0 && onesSum(b, pseudoHeaderSum(ip.src, ip.dst, IP_PROTO_UDP, len), 0, len) !== 0xffff) {
-      return this.bad('bad checksum');
-    }
-    const sport = get16(b, 0);
-    const dport = get16(b, 2);
+    const len = checkUdp(b, ip.src, ip.dst);
+    if (len instanceof WireError) return this.bad(len.reason);
+    const sport = udpSrcPort(b);
+    const dport = udpDstPort(b);
     const ep = this.match(ip.dst, dport, ip.src, sport);
     if (ep === null) {
       stats.NoPorts++;

@@ -18,7 +18,7 @@ import { Client } from '../../src/ninep/client.js';
 import type { File } from '../../src/ninep/client.js';
 import { Server } from '../../src/ninep/server.js';
 import { ORDWR, OWRITE } from '../../src/ninep/types.js';
-import { inNs as runInNs, sh } from '../helpers/netns.js';
+import { collectLines, inNs as runInNs, sh } from '../helpers/netns.js';
 import { netGate } from '../helpers/net-gate.js';
 
 const gate = netGate({ root: true, tun: true, commands: ['ip', 'ping', 'python3'] }, 'stack ↔ kernel interop');
@@ -289,7 +289,153 @@ c, _ = s.accept(); c.sendall(b"bye"); c.close()
     expect(Number(/InReceives: (\d+)/.exec(ip)![1])).toBeGreaterThan(0);
     const icmp = (await c.readFile('/icmp/stats')).toString();
     expect(icmp).toMatch(/^EchoRequest: [1-9]\d* \d+$/m);
-    const st = (await c.readFile('/ipifc/0/status')).toString();
+    const st = (await c.readFile('/ipifc/1/status')).toString(); // 0 is the loopback
+    expect(st).toMatch(/^device \/net\/ether0 /);
     expect(Number(/pktin (\d+)/.exec(st)![1])).toBeGreaterThan(0);
   });
+
+  /** Ethernet/IPv4/ICMP frame building for python3 programs in the namespace (raw AF_PACKET on the TAP). */
+  const PY_FRAMES = `
+import socket, struct
+def csum(b):
+    if len(b) % 2: b += b"\\0"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16: s = (s & 0xffff) + (s >> 16)
+    return ~s & 0xffff
+def echo(dmac, smac, src, dst, ident):
+    icmp = struct.pack("!BBHHH", 8, 0, 0, ident, 1) + b"9net martian test"
+    icmp = icmp[:2] + struct.pack("!H", csum(icmp)) + icmp[4:]
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(icmp), ident, 0, 64, 1, 0, socket.inet_aton(src), socket.inet_aton(dst))
+    ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
+    return dmac + smac + b"\\x08\\x00" + ip + icmp
+def is_reply(f, us, ident):
+    return len(f) >= 40 and f[12:14] == b"\\x08\\x00" and f[23] == 1 and f[34] == 0 and f[26:30] == socket.inet_aton(us) and struct.unpack("!H", f[38:40])[0] == ident
+raw = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+raw.bind(("${TAP}", 0))
+kmac = bytes.fromhex(open("/sys/class/net/${TAP}/address").read().strip().replace(":", ""))
+`;
+
+  it('dials 127.0.0.1 inside the stack: a listener announced in the same stack answers, and no 127/8 frame reaches the TAP', async () => {
+    const usMac = (await c.readFile('/ether0/addr')).toString().trim();
+    // Capture on the kernel side of the TAP until our answer to a marker ping, sent
+    // last, comes back: frames leave our stack in order, so any 127/8 frame sent
+    // during the dial would be captured before it.
+    const cap = spawn('ip', ['netns', 'exec', NS, 'python3', '-c', `${PY_FRAMES}
+import sys
+print("ready", flush=True)
+sys.stdin.readline()
+raw.send(echo(bytes.fromhex("${usMac}"), kmac, "${KERNEL}", "${US}", 0x7e57))
+total = loop = 0
+while True:
+    f = raw.recv(65535)
+    total += 1
+    t = f[12:14]
+    if t == b"\\x08\\x00" and len(f) >= 34 and (f[26] == 127 or f[30] == 127): loop += 1
+    if t == b"\\x08\\x06" and len(f) >= 42 and (f[28] == 127 or f[38] == 127): loop += 1
+    if is_reply(f, "${US}", 0x7e57): break
+print("done", total, loop, flush=True)
+`], { stdio: ['pipe', 'pipe', 'inherit'] });
+    children.push(cap);
+    const lines: string[] = [];
+    collectLines(cap.stdout!, lines);
+    const capDone = new Promise((r) => cap.once('close', r));
+    await new Promise<void>((r) => {
+      const check = (): void => {
+        if (!lines.includes('ready')) return;
+        cap.stdout!.off('data', check);
+        r();
+      };
+      cap.stdout!.on('data', check);
+    });
+
+    // TCP: announce, dial 127.0.0.1, exchange both ways.
+    const srv = await clone('tcp');
+    await srv.ctl.write('announce 7010');
+    const listening = c.open(`/tcp/${srv.n}/listen`, ORDWR);
+    const cli = await clone('tcp');
+    await cli.ctl.write('connect 127.0.0.1!7010');
+    const lctl = await listening;
+    const m = (await lctl.read(20)).toString().trim();
+    expect((await c.readFile(`/tcp/${cli.n}/local`)).toString()).toMatch(/^127\.0\.0\.1!\d+\n$/);
+    expect((await c.readFile(`/tcp/${m}/remote`)).toString()).toMatch(/^127\.0\.0\.1!\d+\n$/);
+    expect((await c.readFile(`/tcp/${m}/local`)).toString()).toBe('127.0.0.1!7010\n');
+    const cd = await c.open(`/tcp/${cli.n}/data`, ORDWR);
+    const sd = await c.open(`/tcp/${m}/data`, ORDWR);
+    await cd.write('over the loopback');
+    expect((await sd.read(100)).toString()).toBe('over the loopback');
+    await sd.write('and back');
+    expect((await cd.read(100)).toString()).toBe('and back');
+    for (const f of [cd, sd, lctl, cli.ctl, srv.ctl]) await f.close();
+    // Nothing listens on 127.0.0.1!22: refused at once (our own reset), not a timeout.
+    const ssh = await clone('tcp');
+    await expect(ssh.ctl.write('connect 127.0.0.1!22')).rejects.toThrow('connection refused');
+    await ssh.ctl.close();
+    // UDP to another 127/8 address, and a ping of 127.0.0.1 through /net/icmp.
+    const u1 = await clone('udp');
+    await u1.ctl.write('announce 7011');
+    await u1.ctl.write('headers');
+    const u2 = await clone('udp');
+    await u2.ctl.write('connect 127.3.2.1!7011');
+    const u1d = await c.open(`/udp/${u1.n}/data`, ORDWR);
+    const u2d = await c.open(`/udp/${u2.n}/data`, ORDWR);
+    await u2d.write('udp on lo');
+    const got = await u1d.read(200);
+    expect([...got.subarray(12, 16)].join('.')).toBe('127.0.0.1'); // from
+    expect([...got.subarray(28, 32)].join('.')).toBe('127.3.2.1'); // to
+    expect(got.subarray(52).toString()).toBe('udp on lo');
+    const p = await clone('icmp');
+    await p.ctl.write('connect 127.0.0.1!1');
+    const pd = await c.open(`/icmp/${p.n}/data`, ORDWR);
+    const msg = Buffer.alloc(40);
+    msg[20] = 8;
+    msg.writeUInt16BE(5, 26);
+    await pd.write(msg);
+    const r = await pd.read(200);
+    expect([...r.subarray(12, 16)].join('.')).toBe('127.0.0.1');
+    expect(r[20]).toBe(0);
+    for (const f of [u1d, u2d, pd, u1.ctl, u2.ctl, p.ctl]) await f.close();
+
+    cap.stdin!.write('go\n');
+    await capDone;
+    const done = lines.find((l) => l.startsWith('done '))!.split(' ').map(Number);
+    expect(done[1]).toBeGreaterThan(0); // the capture saw frames (the marker at least)
+    expect(done[2]).toBe(0); // none of them 127/8
+    const lo = (await c.readFile('/ipifc/0/status')).toString();
+    expect(lo).toMatch(/^device \/dev\/null maxtu 16384 /);
+    expect(Number(/pktout (\d+)/.exec(lo)![1])).toBeGreaterThan(0);
+  }, 30_000);
+
+  it('answers no echo request from a martian source (127.0.0.1, 0.0.0.0, our subnet\'s broadcast and network address) and counts them', async () => {
+    const usMac = (await c.readFile('/ether0/addr')).toString().trim();
+    const before = Number(/InAddrErrors: (\d+)/.exec((await c.readFile('/ipifc/stats')).toString())![1]);
+    const net = US.replace(/\.\d+$/, '.0');
+    const bcast = US.replace(/\.\d+$/, '.255');
+    // The martians first, then a good request: our stack answers in order, so
+    // once the good reply is back every martian has been dealt with.
+    const k = await kernelPy(`${PY_FRAMES}
+us = bytes.fromhex("${usMac}")
+print("ready", flush=True)
+for src, ident in (("127.0.0.1", 0x4d01), ("0.0.0.0", 0x4d02), ("${bcast}", 0x4d03), ("${net}", 0x4d04)):
+    raw.send(echo(us, kmac, src, "${US}", ident))
+raw.send(echo(us, kmac, "${KERNEL}", "${US}", 0x4d00))
+raw.settimeout(20)
+seen = []
+while True:
+    f = raw.recv(65535)
+    if f[6:12] != us or len(f) < 40 or f[12:14] != b"\\x08\\x00" or f[23] != 1 or f[34] != 0: continue
+    ident = struct.unpack("!H", f[38:40])[0]
+    seen.append("%04x>%s" % (ident, socket.inet_ntoa(f[30:34])))
+    if ident == 0x4d00: break
+print("replies", " ".join(seen), flush=True)
+`);
+    await k.done;
+    expect(k.out()).toContain(`replies 4d00>${KERNEL}\n`);
+    const after = Number(/InAddrErrors: (\d+)/.exec((await c.readFile('/ipifc/stats')).toString())![1]);
+    expect(after - before).toBe(4);
+    // An ordinary ping is still answered.
+    const { code, out } = await inNs(['ping', '-c', '2', '-i', '0.2', '-W', '2', US]);
+    expect(out).toMatch(/2 packets transmitted, 2 received/);
+    expect(code).toBe(0);
+  }, 30_000);
 });
+

@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/lib/clock.js';
 import { SeededRng } from '../../src/lib/rng.js';
+import { EtherPort } from '../../src/link/etherport.js';
 import { Hub } from '../../src/link/hub.js';
 import type { IcmpAdvice } from '../../src/stack/core.js';
 import type { Ifc } from '../../src/stack/ifc.js';
@@ -11,7 +12,7 @@ import { Stack } from '../../src/stack/stack.js';
 import { ETHERTYPE_IPV4 } from '../../src/stack/wire/ethernet.js';
 import { parseIpv4 } from '../../src/stack/wire/ipv4.js';
 import { WireError } from '../../src/stack/wire/result.js';
-import { ip, pattern } from '../stack/helpers.js';
+import { etherType, ip, pattern } from '../stack/helpers.js';
 
 function net(opts: { mtu2?: number } = {}) {
   const clock = new ManualClock(0);
@@ -20,7 +21,8 @@ function net(opts: { mtu2?: number } = {}) {
   const a = new Stack({ clock, rng: new SeededRng(1) });
   const r = new Stack({ clock, rng: new SeededRng(2), forwarding: true });
   const b = new Stack({ clock, rng: new SeededRng(3) });
-  const ia = a.addInterface(hub1.port());
+  const pa = new EtherPort('ether0', hub1.port());
+  const ia = a.addInterface(pa.stackLink(), pa.name);
   const r1 = r.addInterface(hub1.port());
   const r2 = r.addInterface(hub2.port());
   const ib = b.addInterface(hub2.port());
@@ -31,15 +33,15 @@ function net(opts: { mtu2?: number } = {}) {
   a.routes.add({ target: 0, mask: 0, nexthop: ip('10.0.0.254') });
   b.routes.add({ target: 0, mask: 0, nexthop: ip('10.1.0.254') });
   clock.advance(1);
-  return { clock, a, r, b, ia, r1, r2, ib };
+  return { clock, a, r, b, ia, r1, r2, ib, pa };
 }
 
 describe('routing through a gateway', () => {
   it('uses the default route; only the gateway is resolved by ARP', () => {
-    const { clock, a, r, b, ia, r1 } = net();
+    const { clock, a, r, b, ia, r1, pa } = net();
     const dsts = new Set<number>();
-    ia.onFrame((f, dir, type) => {
-      if (dir === 'out' && type === ETHERTYPE_IPV4) {
+    pa.tap((f, dir) => {
+      if (dir === 'out' && etherType(f) === ETHERTYPE_IPV4) {
         const h = parseIpv4(f.subarray(14));
         if (!(h instanceof WireError)) dsts.add(h.dst);
       }
@@ -171,11 +173,11 @@ describe('routing through a gateway', () => {
     clock.advance(1);
     expect(a.arp.size).toBe(1);
     const ifcOf = (x: Ifc) => x.index;
-    expect(ifcOf(ia)).toBe(0);
+    expect(ifcOf(ia)).toBe(1); // 0 is the loopback
     ia.unbind();
-    expect(a.interfaces()).toEqual([]);
+    expect(a.interfaces()).toEqual([a.loopback]);
     expect(a.arp.size).toBe(0);
-    expect(a.routes.list().filter((x) => x.tag === 'ifc')).toEqual([]);
+    expect(a.routes.list().filter((x) => x.tag === 'ifc' && x.ifc === ia)).toEqual([]);
     expect(a.isLocal(ip('10.0.0.1'))).toBe(false);
     expect(ping.send(new Uint8Array(8))).toBe('no route'); // default route has no interface now
   });

@@ -5,6 +5,7 @@
  */
 import { ManualClock } from '../../src/lib/clock.js';
 import { SeededRng } from '../../src/lib/rng.js';
+import { EtherPort } from '../../src/link/etherport.js';
 import { Hub } from '../../src/link/hub.js';
 import type { HubOptions } from '../../src/link/hub.js';
 import { newLinkStats } from '../../src/link/link.js';
@@ -210,21 +211,31 @@ export interface Net {
   hub: Hub;
   stacks: Stack[];
   ifcs: Ifc[];
+  /** Stack i's ether device (its tap sees the frames in and out, as /net/ether0 slots do). */
+  ports: EtherPort[];
 }
 
-/** `n` stacks on one hub, stack i at 10.0.0.(i+1)/24 (addresses optional). */
+/** `n` stacks on one hub, each bound through an EtherPort, stack i at 10.0.0.(i+1)/24 (addresses optional). */
 export function hubNet(n: number, opts: { hub?: HubOptions; addresses?: boolean; seed?: number } = {}): Net {
   const clock = new ManualClock(0);
   const hub = new Hub({ clock, ...opts.hub });
   const stacks: Stack[] = [];
   const ifcs: Ifc[] = [];
+  const ports: EtherPort[] = [];
   for (let i = 0; i < n; i++) {
     const s = new Stack({ clock, rng: new SeededRng((opts.seed ?? 100) + i) });
-    const ifc = s.addInterface(hub.port());
+    const port = new EtherPort('ether0', hub.port());
+    const ifc = s.addInterface(port.stackLink(), port.name);
     if (opts.addresses ?? true) ifc.addAddress(ip(`10.0.0.${i + 1}`), 24);
     stacks.push(s);
     ifcs.push(ifc);
+    ports.push(port);
   }
   clock.advance(0);
-  return { clock, hub, stacks, ifcs };
+  return { clock, hub, stacks, ifcs, ports };
+}
+
+/** The EtherType of a frame (at least 14 bytes). */
+export function etherType(frame: Uint8Array): number {
+  return (frame[12]! << 8) | frame[13]!;
 }

@@ -134,7 +134,10 @@ describe('ICMP errors we send', () => {
     const unreach = icmpBytes({ kind: 'destUnreachable', code: 3, nextHopMtu: 0, data: udp(US, PEER).subarray(0, 28) });
     inject(s, ipPacket({ src: PEER, dst: US, protocol: 1 }, unreach));
     expect(s.link.take()).toEqual([]);
-    expect(s.stack.stats.udp.NoPorts).toBe(5);
+    // The two broadcasts reach UDP (no port, no error); the bogus sources never get past IP.
+    expect(s.stack.stats.udp.NoPorts).toBe(2);
+    expect(s.stack.stats.ip.InAddrErrors).toBe(3);
+    expect(s.stack.stats.drops.get('ipv4', 'martian source')).toBe(3);
   });
 
   it('rate limits errors with a token bucket on simulated time', () => {

@@ -96,6 +96,12 @@ describe('interface routes and the self table', () => {
       .map((r) => `${formatIpv4(r.target)}/${formatIpv4(r.mask)} ${formatIpv4(r.nexthop)} ${routeFlagsText(r.flags)} ${r.tag} ${formatIpv4(r.source)}/${formatIpv4(r.smask)}`);
     expect(lines).toEqual([
       '0.0.0.0/0.0.0.0 192.168.1.1 4 none 0.0.0.0/0.0.0.0',
+      // The loopback interface every stack starts with (127.0.0.1/8).
+      '127.0.0.0/255.0.0.0 127.0.0.0 4i ifc 127.0.0.1/255.255.255.255',
+      '127.0.0.0/255.0.0.0 127.0.0.0 4i ifc 0.0.0.0/0.0.0.0',
+      '127.0.0.0/255.255.255.255 127.0.0.0 4b ifc 0.0.0.0/0.0.0.0',
+      '127.0.0.1/255.255.255.255 127.0.0.1 4u ifc 0.0.0.0/0.0.0.0',
+      '127.255.255.255/255.255.255.255 127.255.255.255 4b ifc 0.0.0.0/0.0.0.0',
       '192.168.1.0/255.255.255.0 192.168.1.0 4i ifc 192.168.1.10/255.255.255.255',
       '192.168.1.0/255.255.255.0 192.168.1.0 4i ifc 0.0.0.0/0.0.0.0',
       '192.168.1.0/255.255.255.255 192.168.1.0 4b ifc 0.0.0.0/0.0.0.0',
@@ -105,12 +111,18 @@ describe('interface routes and the self table', () => {
       '255.255.255.255/255.255.255.255 255.255.255.255 4b ifc 0.0.0.0/0.0.0.0',
     ]);
     expect(stack.selfTable().map((e) => `${formatIpv4(e.ip)} ${e.refs} ${e.flags}`)).toEqual([
+      '127.0.0.0 1 4b',
+      '127.0.0.1 1 4u',
+      '127.255.255.255 1 4b',
       '192.168.1.0 1 4b',
       '192.168.1.10 1 4u',
       '192.168.1.255 1 4b',
-      '224.0.0.1 1 4m',
-      '255.255.255.255 1 4b',
+      '224.0.0.1 2 4m',
+      '255.255.255.255 2 4b',
     ]);
+    // The limited broadcast and all-systems routes leave on the ether, not the loopback.
+    expect(stack.routes.lookup(ip('255.255.255.255'))).toMatchObject({ ifc: ifcs[0] });
+    expect(stack.routes.lookup(ip('224.0.0.1'))).toMatchObject({ ifc: ifcs[0] });
     expect(stack.isLocal(ip('192.168.1.10'))).toBe(true);
     expect(stack.isLocal(ip('192.168.1.255'))).toBe(false);
     expect(stack.selfType(ip('192.168.1.255'))).toBe('b');
@@ -119,7 +131,7 @@ describe('interface routes and the self table', () => {
     expect(stack.sourceFor(ip('8.8.8.8'))).toBe(ip('192.168.1.10'));
     // flush keeps interface routes.
     stack.routes.flush();
-    expect(stack.routes.size).toBe(7);
+    expect(stack.routes.size).toBe(12);
   });
 
   it('removing one of two addresses on a subnet keeps the shared routes', () => {
@@ -127,7 +139,7 @@ describe('interface routes and the self table', () => {
     ifcs[0]!.addAddress(ip('10.0.0.1'), 24);
     ifcs[0]!.addAddress(ip('10.0.0.2'), 24);
     expect(ifcs[0]!.addAddress(ip('10.0.0.2'), 24)).toBe(ifcs[0]!.addresses()[1]); // re-add is a no-op
-    expect(stack.selfTable().find((e) => e.ip === ip('255.255.255.255'))!.refs).toBe(2);
+    expect(stack.selfTable().find((e) => e.ip === ip('255.255.255.255'))!.refs).toBe(3); // two here, one on the loopback
     ifcs[0]!.removeAddress(ip('10.0.0.1'), 24);
     expect(stack.isLocal(ip('10.0.0.1'))).toBe(false);
     expect(stack.routes.lookup(ip('10.0.0.77'))).toMatchObject({ ifc: ifcs[0] });

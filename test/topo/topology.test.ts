@@ -100,9 +100,9 @@ describe('a topology of five stacks, two hubs and a router', () => {
     expect((await (await attach('r')).ls('/')).map((d) => d.name)).toEqual([...names, 'ether0', 'ether1', 'cs']);
     // aname '' is the default stack (a); an unknown aname is refused.
     const dflt = await attach('');
-    expect((await dflt.readFile('/ipifc/0/status')).toString()).toContain('\t10.1.0.2 ');
+    expect((await dflt.readFile('/ipifc/1/status')).toString()).toContain('\t10.1.0.2 '); // 0 is the loopback
     await expect(Client.dial(addr, { uname: 'eve', aname: 'nosuch' })).rejects.toThrow();
-    expect((await (await attach('r')).readFile('/ipifc/1/status')).toString()).toMatch(/^device \/net\/ether1 maxtu 1514 /);
+    expect((await (await attach('r')).readFile('/ipifc/2/status')).toString()).toMatch(/^device \/net\/ether1 maxtu 1514 /);
   });
 
   it('pings across the router; the reply arrives with TTL one less than sent', async () => {
@@ -182,12 +182,12 @@ describe('a topology of five stacks, two hubs and a router', () => {
     const routes = (await (await attach('a')).readFile('/iproute')).toString();
     expect(routes).toMatch(/^0\.0\.0\.0\s+\/96\s+10\.1\.0\.1\s+4\s+none\s+/m);
     expect(routes).toMatch(/^10\.2\.0\.0\s+\/112 10\.1\.0\.1\s+4\s+none\s+/m);
-    expect(routes).toMatch(/^10\.1\.0\.0\s+\/120 10\.1\.0\.0\s+4i\s+ifc\s+0 /m);
-    expect(routes).toMatch(/^10\.1\.0\.2\s+\/128 10\.1\.0\.2\s+4u\s+ifc\s+0 /m);
-    // The router has both connected networks, on interfaces 0 and 1, and no default route.
+    expect(routes).toMatch(/^10\.1\.0\.0\s+\/120 10\.1\.0\.0\s+4i\s+ifc\s+1 /m);
+    expect(routes).toMatch(/^10\.1\.0\.2\s+\/128 10\.1\.0\.2\s+4u\s+ifc\s+1 /m);
+    // The router has both connected networks, on interfaces 1 and 2 (0 is the loopback), and no default route.
     const rr = (await (await attach('r')).readFile('/iproute')).toString();
-    expect(rr).toMatch(/^10\.1\.0\.0\s+\/120 10\.1\.0\.0\s+4i\s+ifc\s+0 /m);
-    expect(rr).toMatch(/^10\.2\.0\.0\s+\/120 10\.2\.0\.0\s+4i\s+ifc\s+1 /m);
+    expect(rr).toMatch(/^10\.1\.0\.0\s+\/120 10\.1\.0\.0\s+4i\s+ifc\s+1 /m);
+    expect(rr).toMatch(/^10\.2\.0\.0\s+\/120 10\.2\.0\.0\s+4i\s+ifc\s+2 /m);
     expect(rr).not.toMatch(/^0\.0\.0\.0 /m);
   });
 

@@ -1,8 +1,12 @@
 /**
  * /net/ipifc over our stack (plan9-net.md §7): `clone` makes an unbound
- * interface; its ctl takes `bind ether PATH`, `add IP [MASK [REMOTE [MTU]]]`,
- * `remove`/`del IP MASK`, `unbind`, `mtu N`, `iprouting [0|1]`. A bound
- * interface outlives its ctl fid (as after ipconfig exits).
+ * interface; its ctl takes `bind ether PATH`, `bind loopback [DEV]`,
+ * `add IP [MASK [REMOTE [MTU]]]`, `remove`/`del IP MASK`, `unbind`, `mtu N`,
+ * `iprouting [0|1]`. A bound interface outlives its ctl fid (as after
+ * ipconfig exits). Interface 0 is the stack's own loopback, there from the
+ * start as if the boot had run `bind loopback /dev/null` and
+ * `add 127.0.0.1 255.0.0.0` (Plan 9 loopbackmedium.c; device `/dev/null`,
+ * maxtu 16384).
  */
 import { NinepError } from '../../ninep/error.js';
 import { IP_STAT_NAMES } from '../../netfs/ipifc.js';
@@ -20,6 +24,7 @@ interface IfcSlot {
   index: number;
   refs: number;
   ifc: Ifc | null;
+  /** The ether device of an ether interface (null for a loopback or when unbound). */
   port: EtherPort | null;
 }
 
@@ -35,7 +40,9 @@ export class StackIpifc implements IpifcSource {
   private readonly slots: IfcSlot[] = [];
 
   /** `ports` resolves a device path (/net/ether0, ether0, or a lower server's) to an ether port. */
-  constructor(private readonly stack: Stack, private readonly ports: (path: string) => EtherPort | null | Promise<EtherPort | null>) {}
+  constructor(private readonly stack: Stack, private readonly ports: (path: string) => EtherPort | null | Promise<EtherPort | null>) {
+    this.slots.push({ index: 0, refs: 0, ifc: stack.loopback, port: null });
+  }
 
   list(): IfcView[] {
     return this.slots.map((s) => {
@@ -43,8 +50,9 @@ export class StackIpifc implements IpifcSource {
       const c = ifc?.counters;
       return {
         index: s.index,
-        device: ifc && s.port ? `/net/${s.port.name}` : '',
-        maxtu: (ifc?.mtu ?? 1500) + 14,
+        // Plan 9 shows the device the medium was bound to: /net/etherN, or the loopback's DEV.
+        device: ifc === null ? '' : s.port !== null ? `/net/${s.port.name}` : ifc.name,
+        maxtu: ifc === null ? 1514 : ifc.mtu + ifc.hsize,
         addrs: ifc ? ifc.addresses().map((a) => ({ ip: fromV4(a.ip), mask: maskFromV4(a.mask), net: fromV4(a.ptp ? a.remote : (a.ip & a.mask) >>> 0) })) : [],
         pktin: c?.pktin ?? 0,
         pktout: c?.pktout ?? 0,
@@ -92,6 +100,12 @@ export class StackIpifc implements IpifcSource {
     switch (f[0]) {
       case 'bind': {
         if (f.length < 2) throw new NinepError('bad arg in system call');
+        if (f[1] === 'loopback') {
+          if (s.ifc) throw new NinepError('interface already bound');
+          // ipifc.c: the device name is the argument, else the medium's name and the interface number.
+          s.ifc = stackCall(() => this.stack.addLoopback(f[2] ?? `loopback${index}`));
+          return;
+        }
         if (f[1] !== 'ether' && f[1] !== 'gbe') throw new NinepError('unknown interface type');
         if (s.ifc) throw new NinepError('interface already bound');
         const found = f[2] ? this.ports(f[2]) : null;
@@ -133,8 +147,8 @@ export class StackIpifc implements IpifcSource {
           remote = toV4(r);
           if (remote === ((addr & mask) >>> 0)) remote = undefined;
         }
-        // The mtu field is 9front's maxtu, Ethernet header included; 0 keeps the current one.
-        if (f[4] && Number(f[4]) > 0) stackCall(() => { ifc.mtu = Number(f[4]) - 14; });
+        // The mtu field is 9front's maxtu, media header included; 0 keeps the current one.
+        if (f[4] && Number(f[4]) > 0) stackCall(() => { ifc.mtu = Number(f[4]) - ifc.hsize; });
         if (ifc.addresses().some((a) => a.ip === addr)) return;
         stackCall(() => ifc.addAddress(addr, mask, remote));
         return;
@@ -152,10 +166,10 @@ export class StackIpifc implements IpifcSource {
       }
       case 'mtu': {
         const ifc = this.need(s);
-        // maxtu, Ethernet header included, as 9front's ipifc takes it.
+        // maxtu, media header included, as 9front's ipifc takes it.
         const n = Number(f[1]);
         if (!Number.isInteger(n)) throw new NinepError('bad arg in system call');
-        stackCall(() => { ifc.mtu = n - 14; });
+        stackCall(() => { ifc.mtu = n - ifc.hsize; });
         return;
       }
       case 'iprouting':

@@ -61,6 +61,7 @@ export function checkRoom(out: Uint8Array, offset: number, len: number, what: st
  */
 export function placePayload(out: Uint8Array, pos: number, payload: Uint8Array): void {
   if (payload.length === 0) return;
-  if (payload.buffer === out.buffer && payload.byteOffset === out.byteOffset + pos) return;
+  // byteOffset first: it rules out most copies without touching .buffer (slower on small arrays).
+  if (payload.byteOffset === out.byteOffset + pos && payload.buffer === out.buffer) return;
   out.set(payload, pos);
 }

@@ -57,18 +57,48 @@ export interface EthernetRepr {
  * @returns the repr (payload is a `subarray` view of `buf`), or `WireError.truncated`
  */
 export function parseEthernet(buf: Uint8Array): EthernetRepr | WireError {
-  if (buf.length < ETHERNET_HEADER_LEN) return WireError.truncated;
+  const ethertype = ethernetType(buf);
+  if (ethertype < 0) return WireError.truncated;
   return {
-    dst: get48(buf, 0),
+    dst: ethernetDst(buf),
     src: get48(buf, 6),
-    ethertype: get16(buf, 12),
+    ethertype,
     payload: buf.subarray(ETHERNET_HEADER_LEN),
   };
 }
 
-/** Hot-path accessor: the EtherType of a frame, or -1 if it is too short. */
+/**
+ * Writes the 14-byte header at `out[o..]` (the caller guarantees room): the
+ * allocation-free form of {@link emitEthernet} the stack's output path uses.
+ */
+export function writeEthernetHeader(out: Uint8Array, o: number, dst: number, src: number, ethertype: number): void {
+  put48(out, o, dst);
+  put48(out, o + 6, src);
+  put16(out, o + 12, ethertype);
+}
+
+/** Sets the destination MAC of the frame at `out[o..]` (ARP fills it in once resolved). */
+export function writeEthernetDst(out: Uint8Array, o: number, dst: number): void {
+  put48(out, o, dst);
+}
+
+/**
+ * Hot-path accessor, the allocation-free form of {@link parseEthernet}'s
+ * check: the EtherType of a frame, or -1 if it is shorter than the header.
+ * The stack's input path reads frames through this and the two below.
+ */
 export function ethernetType(buf: Uint8Array): number {
   return buf.length < ETHERNET_HEADER_LEN ? -1 : get16(buf, 12);
+}
+
+/** Hot-path accessor: the destination MAC (caller checked the header is there). */
+export function ethernetDst(buf: Uint8Array): number {
+  return get48(buf, 0);
+}
+
+/** Hot-path accessor: the destination is a group (multicast/broadcast) address (I/G bit; header checked). */
+export function ethernetDstIsGroup(buf: Uint8Array): boolean {
+  return (buf[0]! & 1) !== 0;
 }
 
 /** Header length: always {@link ETHERNET_HEADER_LEN}. */
@@ -90,9 +120,7 @@ export function ethernetBufferLen(repr: EthernetRepr): number {
 export function emitEthernet(repr: EthernetRepr, out: Uint8Array, offset = 0): number {
   const len = ETHERNET_HEADER_LEN + repr.payload.length;
   checkRoom(out, offset, len, 'ethernet');
-  put48(out, offset, repr.dst);
-  put48(out, offset + 6, repr.src);
-  put16(out, offset + 12, repr.ethertype);
+  writeEthernetHeader(out, offset, repr.dst, repr.src, repr.ethertype);
   placePayload(out, offset + ETHERNET_HEADER_LEN, repr.payload);
   return len;
 }

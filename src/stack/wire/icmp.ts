@@ -121,6 +121,35 @@ export function parseIcmpv4(buf: Uint8Array, verifyChecksum = true): Icmpv4Repr 
   return { kind: 'other', type, code, rest: get32(buf, 4), data };
 }
 
+/** The type byte of a message. */
+export function icmpv4Type(repr: Icmpv4Repr): number {
+  switch (repr.kind) {
+    case 'echoRequest':
+      return ICMP_ECHO_REQUEST;
+    case 'echoReply':
+      return ICMP_ECHO_REPLY;
+    case 'destUnreachable':
+      return ICMP_DEST_UNREACHABLE;
+    case 'timeExceeded':
+      return ICMP_TIME_EXCEEDED;
+    case 'other':
+      return repr.type;
+  }
+}
+
+/** Header bytes 4..5 (the identifier of echoes and other queries; 0 in the error forms). */
+export function icmpv4Ident(repr: Icmpv4Repr): number {
+  switch (repr.kind) {
+    case 'echoRequest':
+    case 'echoReply':
+      return repr.ident;
+    case 'other':
+      return repr.rest >>> 16;
+    default:
+      return 0;
+  }
+}
+
 /** Always {@link ICMPV4_HEADER_LEN}. */
 export function icmpv4HeaderLen(_repr?: Icmpv4Repr): number {
   return ICMPV4_HEADER_LEN;
@@ -140,34 +169,49 @@ export function icmpv4BufferLen(repr: Icmpv4Repr): number {
 export function emitIcmpv4(repr: Icmpv4Repr, out: Uint8Array, offset = 0): number {
   const len = ICMPV4_HEADER_LEN + repr.data.length;
   checkRoom(out, offset, len, 'icmpv4');
+  placePayload(out, offset + ICMPV4_HEADER_LEN, repr.data);
+  let code: number;
+  let rest: number;
   switch (repr.kind) {
     case 'echoRequest':
     case 'echoReply':
-      out[offset] = repr.kind === 'echoRequest' ? ICMP_ECHO_REQUEST : ICMP_ECHO_REPLY;
-      out[offset + 1] = 0;
-      put16(out, offset + 4, repr.ident);
-      put16(out, offset + 6, repr.seq);
+      code = 0;
+      rest = ((repr.ident << 16) | (repr.seq & 0xffff)) >>> 0;
       break;
     case 'destUnreachable':
-      out[offset] = ICMP_DEST_UNREACHABLE;
-      out[offset + 1] = repr.code;
-      put16(out, offset + 4, 0);
-      put16(out, offset + 6, repr.nextHopMtu);
+      code = repr.code;
+      rest = repr.nextHopMtu & 0xffff;
       break;
     case 'timeExceeded':
-      out[offset] = ICMP_TIME_EXCEEDED;
-      out[offset + 1] = repr.code;
-      put32(out, offset + 4, 0);
+      code = repr.code;
+      rest = 0;
       break;
     case 'other':
-      out[offset] = repr.type;
-      out[offset + 1] = repr.code;
-      put32(out, offset + 4, repr.rest);
+      code = repr.code;
+      rest = repr.rest;
       break;
   }
-  put16(out, offset + 2, 0);
-  placePayload(out, offset + ICMPV4_HEADER_LEN, repr.data);
-  put16(out, offset + 2, checksum(out, 0, offset, offset + len));
+  return writeIcmpv4Header(out, offset, icmpv4Type(repr), code, rest, len);
+}
+
+/**
+ * The allocation-free form of {@link emitIcmpv4} the stack's output path
+ * uses, from the raw fields (the `other` form: type, code, header bytes 4..7
+ * as a u32): copies `data` after the header and writes the header. The
+ * caller guarantees room. @returns bytes written
+ */
+export function writeIcmpv4(out: Uint8Array, o: number, type: number, code: number, rest: number, data: Uint8Array): number {
+  out.set(data, o + ICMPV4_HEADER_LEN);
+  return writeIcmpv4Header(out, o, type, code, rest, ICMPV4_HEADER_LEN + data.length);
+}
+
+/** Writes the header of the `len`-byte message whose data is already at `out[o + 8..]`, checksum included. */
+function writeIcmpv4Header(out: Uint8Array, o: number, type: number, code: number, rest: number, len: number): number {
+  out[o] = type;
+  out[o + 1] = code;
+  put16(out, o + 2, 0);
+  put32(out, o + 4, rest);
+  put16(out, o + 2, checksum(out, 0, o, o + len));
   return len;
 }
 

@@ -111,6 +111,73 @@ export function parseIpv4(buf: Uint8Array, verifyChecksum = true): Ipv4Repr | Wi
   };
 }
 
+/** Flags/fragment-offset field value. `offset` is in bytes (multiple of 8). */
+export function fragField(dontFrag: boolean, moreFrags: boolean, offset: number): number {
+  return (dontFrag ? 0x4000 : 0) | (moreFrags ? 0x2000 : 0) | ((offset >>> 3) & 0x1fff);
+}
+
+/**
+ * Writes a header with its checksum at `out[o..]`: the allocation-free form
+ * of {@link emitIpv4} the stack's output path uses. `frag` is the
+ * flags/offset field ({@link fragField}); `options` (none by default) are
+ * copied and zero-padded to a 4-byte boundary. The caller guarantees room,
+ * field ranges and at most 40 option bytes. @returns the header length
+ */
+export function writeIpv4Header(
+  out: Uint8Array,
+  o: number,
+  tos: number,
+  total: number,
+  ident: number,
+  frag: number,
+  ttl: number,
+  protocol: number,
+  src: number,
+  dst: number,
+  options: Uint8Array = EMPTY,
+): number {
+  const olen = options.length;
+  const hlen = olen === 0 ? IPV4_HEADER_LEN : IPV4_HEADER_LEN + ((olen + 3) & ~3);
+  out[o] = 0x40 | (hlen >>> 2);
+  out[o + 1] = tos;
+  put16(out, o + 2, total);
+  put16(out, o + 4, ident);
+  put16(out, o + 6, frag);
+  out[o + 8] = ttl;
+  out[o + 9] = protocol;
+  out[o + 10] = 0;
+  out[o + 11] = 0;
+  put32(out, o + 12, src);
+  put32(out, o + 16, dst);
+  if (olen !== 0) {
+    out.set(options, o + IPV4_HEADER_LEN);
+    out.fill(0, o + IPV4_HEADER_LEN + olen, o + hlen);
+  }
+  put16(out, o + 10, checksum(out, 0, o, o + hlen));
+  return hlen;
+}
+
+/** Header length {@link writeIpv4Header} produces for `options`. */
+export function ipv4HeaderLenFor(options: Uint8Array): number {
+  return IPV4_HEADER_LEN + ((options.length + 3) & ~3);
+}
+
+/**
+ * Sets the TTL of the header at `buf[o..]` (header length from its IHL) and
+ * recomputes the header checksum, as forwarding does (RFC 1812 §5.3.1).
+ */
+export function setIpv4Ttl(buf: Uint8Array, o: number, ttl: number): void {
+  const hlen = (buf[o]! & 0x0f) << 2;
+  buf[o + 8] = ttl;
+  put16(buf, o + 10, 0);
+  put16(buf, o + 10, checksum(buf, 0, o, o + hlen));
+}
+
+/** Hot-path accessor: source address of a datagram (caller checked ≥ 20 bytes). */
+export function ipv4Src(buf: Uint8Array): number {
+  return get32(buf, 12);
+}
+
 /** Hot-path accessor: destination address of a datagram (caller checked ≥ 20 bytes). */
 export function ipv4Dst(buf: Uint8Array): number {
   return get32(buf, 16);
@@ -118,7 +185,7 @@ export function ipv4Dst(buf: Uint8Array): number {
 
 /** Header length including options padded to 4 bytes: 20..60. */
 export function ipv4HeaderLen(repr: Ipv4Repr): number {
-  return IPV4_HEADER_LEN + ((repr.options.length + 3) & ~3);
+  return ipv4HeaderLenFor(repr.options);
 }
 
 /** Header plus payload length: the total length field. */
@@ -140,27 +207,8 @@ export function emitIpv4(repr: Ipv4Repr, out: Uint8Array, offset = 0): number {
   if (hlen > IPV4_MAX_HEADER_LEN) throw new RangeError(`emit ipv4: ${repr.options.length} option bytes`);
   if (total > 0xffff) throw new RangeError(`emit ipv4: total length ${total}`);
   checkRoom(out, offset, total, 'ipv4');
-  out[offset] = 0x40 | (hlen >>> 2);
-  out[offset + 1] = repr.tos;
-  put16(out, offset + 2, total);
-  put16(out, offset + 4, repr.ident);
-  put16(
-    out,
-    offset + 6,
-    (repr.dontFrag ? 0x4000 : 0) | (repr.moreFrags ? 0x2000 : 0) | ((repr.fragOffset >>> 3) & 0x1fff),
-  );
-  out[offset + 8] = repr.ttl;
-  out[offset + 9] = repr.protocol;
-  out[offset + 10] = 0;
-  out[offset + 11] = 0;
-  put32(out, offset + 12, repr.src);
-  put32(out, offset + 16, repr.dst);
-  const olen = repr.options.length;
-  if (olen > 0) {
-    out.set(repr.options, offset + IPV4_HEADER_LEN);
-    out.fill(0, offset + IPV4_HEADER_LEN + olen, offset + hlen);
-  }
-  put16(out, offset + 10, checksum(out, 0, offset, offset + hlen));
+  const frag = fragField(repr.dontFrag, repr.moreFrags, repr.fragOffset);
+  writeIpv4Header(out, offset, repr.tos, total, repr.ident, frag, repr.ttl, repr.protocol, repr.src, repr.dst, repr.options);
   placePayload(out, offset + hlen, repr.payload);
   return total;
 }

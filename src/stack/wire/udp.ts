@@ -41,6 +41,21 @@ export interface UdpRepr {
  * unless it is 0 or `verifyChecksum` is false.
  */
 export function parseUdp(buf: Uint8Array, src: number, dst: number, verifyChecksum = true): UdpRepr | WireError {
+  const len = checkUdp(buf, src, dst, verifyChecksum);
+  if (len instanceof WireError) return len;
+  return {
+    srcPort: udpSrcPort(buf),
+    dstPort: udpDstPort(buf),
+    payload: buf.subarray(UDP_HEADER_LEN, len),
+  };
+}
+
+/**
+ * The checks of {@link parseUdp}, without allocating: the stack's input path
+ * validates with this and reads the fields with the accessors below.
+ * @returns the UDP length field (header + data, ≤ `buf.length`), or the error
+ */
+export function checkUdp(buf: Uint8Array, src: number, dst: number, verifyChecksum = true): number | WireError {
   if (buf.length < UDP_HEADER_LEN) return WireError.truncated;
   const len = get16(buf, 4);
   if (len < UDP_HEADER_LEN) return WireError.badLength;
@@ -50,11 +65,17 @@ export function parseUdp(buf: Uint8Array, src: number, dst: number, verifyChecks
       return WireError.badChecksum;
     }
   }
-  return {
-    srcPort: get16(buf, 0),
-    dstPort: get16(buf, 2),
-    payload: buf.subarray(UDP_HEADER_LEN, len),
-  };
+  return len;
+}
+
+/** Hot-path accessor: the source port (caller checked the header is there). */
+export function udpSrcPort(buf: Uint8Array): number {
+  return get16(buf, 0);
+}
+
+/** Hot-path accessor: the destination port (caller checked the header is there). */
+export function udpDstPort(buf: Uint8Array): number {
+  return get16(buf, 2);
 }
 
 /** Always {@link UDP_HEADER_LEN}. */
@@ -78,12 +99,27 @@ export function emitUdp(repr: UdpRepr, out: Uint8Array, offset: number, src: num
   const len = UDP_HEADER_LEN + repr.payload.length;
   if (len > 0xffff) throw new RangeError(`emit udp: length ${len}`);
   checkRoom(out, offset, len, 'udp');
-  put16(out, offset, repr.srcPort);
-  put16(out, offset + 2, repr.dstPort);
-  put16(out, offset + 4, len);
-  put16(out, offset + 6, 0);
   placePayload(out, offset + UDP_HEADER_LEN, repr.payload);
-  const sum = checksum(out, pseudoHeaderSum(src, dst, IP_PROTO_UDP, len), offset, offset + len);
-  put16(out, offset + 6, sum === 0 ? 0xffff : sum);
+  return writeUdpHeader(out, offset, repr.srcPort, repr.dstPort, len, src, dst);
+}
+
+/**
+ * The allocation-free form of {@link emitUdp} the stack's output path uses:
+ * copies `payload` after the header and writes the header. The caller
+ * guarantees room and a length ≤ 65535. @returns bytes written
+ */
+export function writeUdp(out: Uint8Array, o: number, srcPort: number, dstPort: number, payload: Uint8Array, src: number, dst: number): number {
+  out.set(payload, o + UDP_HEADER_LEN);
+  return writeUdpHeader(out, o, srcPort, dstPort, UDP_HEADER_LEN + payload.length, src, dst);
+}
+
+/** Writes the header of the `len`-byte datagram whose data is already at `out[o + 8..]`, checksum included. */
+function writeUdpHeader(out: Uint8Array, o: number, srcPort: number, dstPort: number, len: number, src: number, dst: number): number {
+  put16(out, o, srcPort);
+  put16(out, o + 2, dstPort);
+  put16(out, o + 4, len);
+  put16(out, o + 6, 0);
+  const sum = checksum(out, pseudoHeaderSum(src, dst, IP_PROTO_UDP, len), o, o + len);
+  put16(out, o + 6, sum === 0 ? 0xffff : sum);
   return len;
 }

@@ -166,10 +166,10 @@ describe('a stack on another server\'s 9net ether0', () => {
   it('binds at run time through ipifc ctl with a lower server\'s ether path', async () => {
     const d = await serve(mk(4));
     try {
-      const { ctl } = await clone(d, 'ipifc');
+      const { n, ctl } = await clone(d, 'ipifc');
       await ctl.write(`bind ether ${a.addr}!/ether0`);
       await ctl.write('add 10.8.0.4 255.255.255.0');
-      expect((await d.c.readFile('/ipifc/0/status')).toString()).toMatch(/^device \/net\/ether0 /);
+      expect((await d.c.readFile(`/ipifc/${n}/status`)).toString()).toMatch(/^device \/net\/ether0 /);
       expect(await ping(d, '10.8.0.3')).toBe('10.8.0.3');
       await ctl.close();
       await expect((async () => {

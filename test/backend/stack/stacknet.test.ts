@@ -53,11 +53,22 @@ describe('/net over our stack', () => {
   });
 
   it('shows the interface in ipifc and its routes in iproute', async () => {
-    const st = (await a.c.readFile('/ipifc/0/status')).toString();
+    const st = (await a.c.readFile('/ipifc/1/status')).toString();
     expect(st).toMatch(/^device \/net\/ether0 maxtu 1514 /);
     expect(st).toContain('\t10.9.0.1                                 /120       10.9.0.0 ');
     const routes = (await a.c.readFile('/iproute')).toString();
-    expect(routes).toMatch(/^10\.9\.0\.0\s+\/120 10\.9\.0\.0\s+4i\s+ifc\s+0 /m);
+    expect(routes).toMatch(/^10\.9\.0\.0\s+\/120 10\.9\.0\.0\s+4i\s+ifc\s+1 /m);
+  });
+
+  it('has the loopback as interface 0 from the start, as Plan 9 shows `bind loopback /dev/null`', async () => {
+    const st = (await a.c.readFile('/ipifc/0/status')).toString().split('\n');
+    expect(st[0]).toMatch(/^device \/dev\/null maxtu 16384 sendra 0 recvra 0 .* pktin \d+ pktout \d+ errin 0 errout 0 speed 0 delay 40$/);
+    expect(st[1]).toBe(`\t${'127.0.0.1'.padEnd(40)} ${'/104'.padEnd(10)} ${'127.0.0.0'.padEnd(40)} ${'4294967295'.padEnd(12)} ${'4294967295'.padEnd(12)}`);
+    expect(st).toHaveLength(3);
+    expect((await a.c.readFile('/ipifc/0/local')).toString()).toBe(`${'127.0.0.1'.padEnd(40)} -> ${'127.0.0.1'.padEnd(40)}\n`);
+    const routes = (await a.c.readFile('/iproute')).toString();
+    expect(routes).toMatch(/^127\.0\.0\.0\s+\/104 127\.0\.0\.0\s+4i\s+ifc\s+0 /m);
+    expect(routes).toMatch(/^127\.0\.0\.1\s+\/128 127\.0\.0\.1\s+4u\s+ifc\s+0 /m);
   });
 
   it('pings through /net/icmp as ip/ping does, and learns the peer in /net/arp', async () => {
@@ -212,19 +223,48 @@ describe('/net over our stack', () => {
     const { ctl } = await clone(a.c, 'ether0');
     await expect(ctl.write('connect 0x800')).rejects.toThrow('device or object already in use');
     await ctl.close();
-    const ifc = await a.c.open('/ipifc/0/ctl', ORDWR);
+    const ifc = await a.c.open('/ipifc/1/ctl', ORDWR);
     await expect(ifc.write('bind ether /net/ether0')).rejects.toThrow('interface already bound');
     await expect(ifc.write('remove 10.9.9.9 /24')).rejects.toThrow('address not on this interface');
     await expect(ifc.write('add bogus')).rejects.toThrow('bad ip address syntax');
     await expect(ifc.write('frob')).rejects.toThrow('unsupported ctl');
     await ifc.write('add 10.9.1.1 255.255.255.0');
-    expect((await a.c.readFile('/ipifc/0/status')).toString()).toContain('\t10.9.1.1 ');
+    expect((await a.c.readFile('/ipifc/1/status')).toString()).toContain('\t10.9.1.1 ');
     await ifc.write('remove 10.9.1.1 /24');
-    expect((await a.c.readFile('/ipifc/0/status')).toString()).not.toContain('10.9.1.1');
+    expect((await a.c.readFile('/ipifc/1/status')).toString()).not.toContain('10.9.1.1');
     await ifc.close();
     const fresh = await clone(a.c, 'ipifc');
     await expect(fresh.ctl.write('add 10.9.2.1 /24')).rejects.toThrow('interface not bound');
     await fresh.ctl.close();
+  });
+
+  it('dials 127.0.0.1 through /net/tcp to a listener in the same stack, and pings 127.0.0.1', async () => {
+    const srv = await clone(a.c, 'tcp');
+    await srv.ctl.write('announce 7010');
+    const listening = a.c.open(`/tcp/${srv.n}/listen`, ORDWR);
+    const cli = await clone(a.c, 'tcp');
+    await cli.ctl.write('connect 127.0.0.1!7010');
+    const lctl = await listening;
+    const m = (await lctl.read(20)).toString().trim();
+    expect((await a.c.readFile(`/tcp/${cli.n}/local`)).toString()).toMatch(/^127\.0\.0\.1!\d+\n$/);
+    expect((await a.c.readFile(`/tcp/${m}/local`)).toString()).toBe('127.0.0.1!7010\n');
+    const cd = await a.c.open(`/tcp/${cli.n}/data`, ORDWR);
+    const sd = await a.c.open(`/tcp/${m}/data`, ORDWR);
+    await cd.write('over the loopback');
+    expect((await sd.read(100)).toString()).toBe('over the loopback');
+    await sd.write('and back');
+    expect((await cd.read(100)).toString()).toBe('and back');
+    for (const f of [cd, sd, lctl, cli.ctl, srv.ctl]) await f.close();
+    const p = await clone(a.c, 'icmp');
+    await p.ctl.write('connect 127.0.0.1!1');
+    const pd = await a.c.open(`/icmp/${p.n}/data`, ORDWR);
+    const msg = Buffer.alloc(40);
+    msg[20] = 8;
+    await pd.write(msg);
+    const r = await pd.read(200);
+    expect([...r.subarray(12, 16)].join('.')).toBe('127.0.0.1');
+    expect(r[20]).toBe(0);
+    for (const f of [pd, p.ctl]) await f.close();
   });
 
   it('keeps arp and iproute writes for the host owner', async () => {

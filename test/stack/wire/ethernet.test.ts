@@ -3,6 +3,8 @@ import {
   emitEthernet,
   ETHERNET_HEADER_LEN,
   ethernetBufferLen,
+  ethernetDst,
+  ethernetDstIsGroup,
   ethernetHeaderLen,
   ethernetType,
   ETHERTYPE_ARP,
@@ -14,6 +16,8 @@ import {
   macToBytes,
   parseEthernet,
   parseMac,
+  writeEthernetDst,
+  writeEthernetHeader,
 } from '../../../src/stack/wire/ethernet.js';
 import { WireError } from '../../../src/stack/wire/result.js';
 import { ARP_REQUEST, ICMP_ECHO_REQUEST } from './goldens.js';
@@ -92,5 +96,20 @@ describe('ethernet', () => {
     expect(isMulticastMac(MAC_BROADCAST)).toBe(true);
     expect(isMulticastMac(0x01005e0000fb)).toBe(true);
     expect(isMulticastMac(0x525400123456)).toBe(false);
+  });
+
+  it('the accessors and writers the stack uses agree with parseEthernet and emitEthernet', () => {
+    for (const g of [ARP_REQUEST, ICMP_ECHO_REQUEST]) {
+      const r = parseEthernet(g);
+      if (r instanceof WireError) throw new Error(r.reason);
+      expect(ethernetType(g)).toBe(r.ethertype);
+      expect(ethernetDst(g)).toBe(r.dst);
+      expect(ethernetDstIsGroup(g)).toBe(isMulticastMac(r.dst));
+      const out = new Uint8Array(16);
+      writeEthernetHeader(out, 2, 0, r.src, r.ethertype);
+      writeEthernetDst(out, 2, r.dst);
+      expect(toHex(out.subarray(2))).toBe(toHex(g.subarray(0, 14)));
+    }
+    expect(ethernetType(new Uint8Array(13))).toBe(-1);
   });
 });

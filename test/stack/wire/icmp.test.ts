@@ -6,9 +6,12 @@ import {
   ICMP_UNREACH_PORT,
   icmpv4BufferLen,
   icmpv4HeaderLen,
+  icmpv4Ident,
   type Icmpv4Repr,
+  icmpv4Type,
   parseIcmpv4,
   parseIcmpv4Quote,
+  writeIcmpv4,
 } from '../../../src/stack/wire/icmp.js';
 import { IP_PROTO_UDP } from '../../../src/stack/wire/ipv4.js';
 import { WireError } from '../../../src/stack/wire/result.js';
@@ -149,5 +152,26 @@ describe('icmpv4 (RFC 792)', () => {
     expect(icmpv4HeaderLen()).toBe(8);
     const r = ok(parseIcmpv4(msg));
     expect(() => emitIcmpv4(r, new Uint8Array(63))).toThrow(RangeError);
+  });
+
+  it('icmpv4Type and icmpv4Ident read back the type byte and bytes 4..5 of every form', () => {
+    const forms: Icmpv4Repr[] = [
+      { kind: 'echoRequest', ident: 0x1234, seq: 1, data: new Uint8Array(3) },
+      { kind: 'echoReply', ident: 0xfedc, seq: 2, data: new Uint8Array(0) },
+      { kind: 'destUnreachable', code: ICMP_UNREACH_FRAG_NEEDED, nextHopMtu: 1400, data: new Uint8Array(28) },
+      { kind: 'timeExceeded', code: ICMP_EXCEEDED_TTL, data: new Uint8Array(28) },
+      { kind: 'other', type: 13, code: 0, rest: 0xabcd0007, data: new Uint8Array(12) },
+    ];
+    for (const m of forms) {
+      const b = new Uint8Array(icmpv4BufferLen(m));
+      emitIcmpv4(m, b);
+      expect(icmpv4Type(m)).toBe(b[0]);
+      expect(icmpv4Ident(m)).toBe((b[4]! << 8) | b[5]!);
+      // writeIcmpv4 (the stack's writer) from the raw fields gives the same bytes.
+      const w = new Uint8Array(b.length + 2);
+      const rest = ((b[4]! << 24) | (b[5]! << 16) | (b[6]! << 8) | b[7]!) >>> 0;
+      expect(writeIcmpv4(w, 2, b[0]!, b[1]!, rest, m.data)).toBe(b.length);
+      expect([...w.subarray(2)]).toEqual([...b]);
+    }
   });
 });

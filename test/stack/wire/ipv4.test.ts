@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   emitIpv4,
   formatIpv4,
+  fragField,
   IP_PROTO_ICMP,
   IP_PROTO_UDP,
   ipv4BufferLen,
@@ -11,8 +12,11 @@ import {
   ipv4Mask,
   type Ipv4Repr,
   ipv4ToBytes,
+  ipv4Src,
   parseIpv4,
   parseIpv4Addr,
+  setIpv4Ttl,
+  writeIpv4Header,
 } from '../../../src/stack/wire/ipv4.js';
 import { WireError } from '../../../src/stack/wire/result.js';
 import { parseUdp } from '../../../src/stack/wire/udp.js';
@@ -198,5 +202,29 @@ describe('ipv4 (RFC 791)', () => {
     expect(ipv4Mask(24)).toBe(0xffffff00);
     expect(ipv4Mask(32)).toBe(0xffffffff);
     expect(ipv4Mask(1)).toBe(0x80000000);
+  });
+
+  it('the positional writer the stack uses is emitIpv4\'s: same bytes for every golden header', () => {
+    for (const g of [ICMP_ECHO_REQUEST.subarray(14), IPV4_RECORD_ROUTE.subarray(14), IPV4_ROUTER_ALERT_PADDED.subarray(14), IPV4_FRAG2]) {
+      const r = ok(parseIpv4(g));
+      const hlen = ipv4HeaderLen(r);
+      const out = new Uint8Array(hlen + 3).fill(0xee);
+      const frag = fragField(r.dontFrag, r.moreFrags, r.fragOffset);
+      expect(writeIpv4Header(out, 3, r.tos, ipv4BufferLen(r), r.ident, frag, r.ttl, r.protocol, r.src, r.dst, r.options)).toBe(hlen);
+      expect(toHex(out.subarray(3))).toBe(toHex(g.subarray(0, hlen)));
+      expect(ipv4Src(g)).toBe(r.src);
+      expect(ipv4Dst(g)).toBe(r.dst);
+    }
+  });
+
+  it('setIpv4Ttl rewrites the TTL and the header checksum (options included)', () => {
+    for (const g of [ICMP_ECHO_REQUEST.subarray(14), IPV4_RECORD_ROUTE.subarray(14)]) {
+      const r = ok(parseIpv4(g));
+      const f = new Uint8Array(g.length + 1);
+      f.set(g, 1);
+      setIpv4Ttl(f, 1, r.ttl - 1);
+      expect(refSum(f.subarray(1, 1 + ipv4HeaderLen(r)))).toBe(0xffff);
+      expect(toHex(f.subarray(1))).toBe(toHex(reemit({ ...r, ttl: r.ttl - 1 })));
+    }
   });
 });

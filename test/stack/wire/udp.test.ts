@@ -2,7 +2,17 @@ import { describe, expect, it } from 'vitest';
 import { onesSum, pseudoHeaderSum } from '../../../src/stack/wire/checksum.js';
 import { IP_PROTO_UDP } from '../../../src/stack/wire/ipv4.js';
 import { WireError } from '../../../src/stack/wire/result.js';
-import { emitUdp, parseUdp, udpBufferLen, udpHeaderLen, type UdpRepr } from '../../../src/stack/wire/udp.js';
+import {
+  checkUdp,
+  emitUdp,
+  parseUdp,
+  udpBufferLen,
+  udpDstPort,
+  udpHeaderLen,
+  type UdpRepr,
+  udpSrcPort,
+  writeUdp,
+} from '../../../src/stack/wire/udp.js';
 import { UDP_DNS_QUERY, UDP_SMALL_PADDED } from './goldens.js';
 import { refPseudo, refSum, toHex } from './util.js';
 
@@ -107,5 +117,21 @@ describe('udp (RFC 768)', () => {
     expect(() => emitUdp({ ...r, payload: new Uint8Array(65528) }, new Uint8Array(70000), 0, A, DNS)).toThrow(
       RangeError,
     );
+  });
+
+  it('checkUdp, the port accessors and writeUdp (what the stack uses) agree with parseUdp and emitUdp', () => {
+    for (const [dgram, src, dst] of [[query, A, DNS], [UDP_SMALL_PADDED.subarray(34), GW, A]] as const) {
+      const r = ok(parseUdp(dgram, src, dst));
+      expect(checkUdp(dgram, src, dst)).toBe(udpBufferLen(r));
+      expect([udpSrcPort(dgram), udpDstPort(dgram)]).toEqual([r.srcPort, r.dstPort]);
+      const out = new Uint8Array(udpBufferLen(r) + 1);
+      expect(writeUdp(out, 1, r.srcPort, r.dstPort, r.payload, src, dst)).toBe(udpBufferLen(r));
+      expect(toHex(out.subarray(1))).toBe(toHex(reemit(r, src, dst)));
+    }
+    const bad = query.slice();
+    bad[9]! ^= 1;
+    expect(checkUdp(bad, A, DNS)).toBe(WireError.badChecksum);
+    expect(checkUdp(bad, A, DNS, false)).toBe(query.length);
+    expect(checkUdp(query.subarray(0, 7), A, DNS)).toBe(WireError.truncated);
   });
 });
