@@ -46,7 +46,7 @@ export interface Proto {
   /** Announce; resolve when listening. */
   announce?(c: Conv, local: LocalSpec, signal: Signal): Promise<void>;
   /** Record a local address (APE bind); the default only stores it. */
-  bind?(c: Conv, local: LocalSpec): MaybePromise<void>;
+  bind?(c: Conv, local: LocalSpec, signal: Signal): MaybePromise<void>;
   /**
    * Told of the generic verbs ttl, tos, ignoreadvice and backlog after they were
    * applied to the conversation (optional): a protocol carried by another

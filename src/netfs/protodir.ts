@@ -350,7 +350,7 @@ export class ProtoDir {
     switch (f[0]) {
       case 'connect': return this.connect(c, f, signal);
       case 'announce': return this.announce(c, f, signal);
-      case 'bind': return this.bind(c, f);
+      case 'bind': return this.bind(c, f, signal);
       case 'ttl': c.ttl = f.length > 1 ? clampInt(f[1]!, 0, 255, 255) : 255; return this.proto.option?.(c, f, signal);
       case 'tos': c.tos = f.length > 1 ? clampInt(f[1]!, 0, 255, 0) : 0; return this.proto.option?.(c, f, signal);
       case 'ignoreadvice': c.ignoreadvice = true; return this.proto.option?.(c, f, signal);
@@ -419,12 +419,12 @@ export class ProtoDir {
     return p.then(() => { c.state = 'Announced'; }, undo);
   }
 
-  private bind(c: Conv, f: string[]): MaybePromise<void> {
+  private bind(c: Conv, f: string[], signal: Signal): MaybePromise<void> {
     if (f.length !== 2) throw new NinepError('bad args to bind');
     const local = this.parseLocal(f[1]!);
     if (local.addr) c.laddr = local.addr;
     c.lport = local.port;
-    return this.proto.bind?.(c, local);
+    return this.proto.bind?.(c, local, signal);
   }
 
   /** `[A!]P[!r]` (devip setladdrport). */

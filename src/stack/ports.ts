@@ -28,3 +28,13 @@ export function allocEphemeral(rng: Rng, inUse: (port: number) => boolean): numb
   }
   return -1;
 }
+
+/** Plan 9's restricted ports (devip.c setlport with `!r`): 600–1023, the first free one. */
+export const RESTRICTED_LO = 600;
+export const RESTRICTED_HI = 1023;
+
+/** The first unused restricted port according to `inUse`, or -1. */
+export function allocRestricted(inUse: (port: number) => boolean): number {
+  for (let p = RESTRICTED_LO; p <= RESTRICTED_HI; p++) if (!inUse(p)) return p;
+  return -1;
+}

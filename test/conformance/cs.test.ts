@@ -46,10 +46,10 @@ onEveryBackend('cs', (fx) => {
     expect(await ask(c, 'tcp!10.1.2.3!ssh!r')).toEqual(['/net/tcp/clone 10.1.2.3!22!r']);
   });
 
-  it('a failed translation fails the write with cs\'s text', async () => {
+  it('a failed translation fails the write with cs\'s text (cs.c sendmsg prefixes "cs: ")', async () => {
     const c = await fx().client();
-    expect(await refused(c, 'tcp!10.1.2.3!nosuchsvc')).toBe("can't translate service");
-    expect(await refused(c, 'tcp!10.1.2.3')).toBe("can't translate service");
+    expect(await refused(c, 'tcp!10.1.2.3!nosuchsvc')).toBe("cs: can't translate service");
+    expect(await refused(c, 'tcp!10.1.2.3')).toBe("cs: can't translate service");
   });
 
   it('state is per fid: each open file keeps its own query and answers (G18)', async () => {
@@ -76,10 +76,10 @@ onEveryBackend('cs', (fx) => {
     expect(await ask(c, '!port=564 tcp=9fs')).toEqual(['tcp=9fs port=564']);
   });
 
-  it('item 1: an ndb query that matches nothing fails with no match (ndb/cs genquery)', async () => {
+  it('item 1: an ndb query that matches nothing fails with cs: no match (ndb/cs genquery)', async () => {
     const c = await fx().client();
-    expect(await refused(c, '!port=64999 tcp=*')).toBe('no match');
-    expect(await refused(c, '!port=7 il=*')).toBe('no match');
+    expect(await refused(c, '!port=64999 tcp=*')).toBe('cs: no match');
+    expect(await refused(c, '!port=7 il=*')).toBe('cs: no match');
   });
 
   it('item 1: a query ending in one newline, as `echo \'tcp!host!echo\' > cs` writes it, is translated', async () => {

@@ -375,9 +375,10 @@ class NetConn implements PeerConn {
       if (b.length === 0) break;
       parts.push(b);
     }
-    // A FIN leaves the conversation in Close_wait; a reset closes it.
+    // A FIN leaves the conversation in Close_wait (or, after our own
+    // hangupxmit, Closing or Time_wait); a reset closes it.
     const status = (await this.c.readFile(`${this.dir}/status`)).toString();
-    return { data: Buffer.concat(parts), end: status.startsWith('Close_wait') ? 'fin' : 'reset' };
+    return { data: Buffer.concat(parts), end: /^(Close_wait|Closing|Time_wait) /.test(status) ? 'fin' : 'reset' };
   }
 
   async write(data: string | Uint8Array): Promise<void> {

@@ -4,9 +4,11 @@
  * connect waits for the host connect; its errors become Plan 9's
  * (netfs/errors.ts), and a failed connect closes the conversation as
  * tcp.c's localclose does: reads give EOF at once. announce binds and
- * listens (dual-stack on ::, the kernel's listen backlog set from the
- * conversation's `backlog`), and every accepted socket becomes a Connected
- * conversation offered through `listen`.
+ * listens (dual-stack on ::, with a kernel listen backlog of
+ * KERNEL_BACKLOG: the queue that `backlog` bounds is netfs's, and calls
+ * beyond it wait here, so the kernel must never be what drops a SYN), and
+ * every accepted socket becomes a Connected conversation offered through
+ * `listen`.
  *
  * Calls beyond the announcement's queue are not reset: Node accepts every
  * connection the kernel completes and has no way to stop accepting, so a
@@ -30,6 +32,7 @@ import type { Signal } from '../../ninep/node.js';
 import * as net from 'node:net';
 import { Interrupted, NinepError } from '../../ninep/error.js';
 import { MAX_BACKLOG } from '../../netfs/conv.js';
+import { keepaliveMs, tcpNoopVerb } from '../../netfs/tcpctl.js';
 import type { Conv, LocalSpec, Proto, RemoteSpec } from '../../netfs/conv.js';
 import { Ehungup, Enoports, Enotestab, Erefused, toNetError } from '../../netfs/errors.js';
 import { fromNodeAddress, isV4, IPnoaddr, toNodeAddress } from '../../netfs/ipaddr.js';
@@ -47,11 +50,10 @@ const RQ_LIMIT = 4 * 1024 * 1024;
 export const SEND_QUEUE = 4 * 1024 * 1024;
 /** How long a closed socket may linger in FIN exchange before it is destroyed. */
 const LINGER_MS = 30_000;
-/** Default and minimum keepalive period (Plan 9: 120 s, ≥ 50 ms). */
-const KEEPALIVE_DEFAULT_MS = 120_000;
-const KEEPALIVE_MIN_MS = 50;
 /** Accepted calls one announcement holds while netfs has no room for them; beyond, they are reset. */
 export const MAX_WAITING_CALLS = MAX_BACKLOG;
+/** The kernel's listen backlog (capped by net.core.somaxconn): room for a burst until Node accepts it. */
+const KERNEL_BACKLOG = 1024;
 
 /** 9front's names (tcp.c tcpstates) for what we can tell of the host socket. */
 type TcpState = 'Closed' | 'Syn_sent' | 'Established' | 'Finwait1' | 'Close_wait' | 'Last_ack' | 'Listen';
@@ -239,7 +241,7 @@ export class HostTcp implements Proto {
         server.close();
         reject(toNetError(e));
       });
-      server.listen({ host, port: local.port, ipv6Only: false, backlog: c.backlog }, () => {
+      server.listen({ host, port: local.port, ipv6Only: false, backlog: KERNEL_BACKLOG }, () => {
         signal.removeEventListener('abort', onAbort);
         server.removeAllListeners('error');
         server.on('error', () => {});
@@ -321,14 +323,12 @@ export class HostTcp implements Proto {
         return;
       case 'keepalive': {
         if (!p.sock || p.tcpState !== 'Established') throw new NinepError(Enotestab);
-        const ms = f.length > 1 ? Math.max(KEEPALIVE_MIN_MS, Number.parseInt(f[1]!, 10) || KEEPALIVE_DEFAULT_MS) : KEEPALIVE_DEFAULT_MS;
+        const ms = keepaliveMs(f);
         p.sock.setKeepAlive(true, ms);
         return;
       }
-      case 'checksum':
-      case 'tcpporthogdefense':
-        return;
       default:
+        if (tcpNoopVerb(f)) return;
         throw new NinepError(Eunknownctl);
     }
   }

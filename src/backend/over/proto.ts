@@ -605,7 +605,8 @@ export class OverProto implements Proto {
     const verb = f[0];
     // hangupxmit on a conversation that is not connected ends it, as hangup.
     const halfClose = this.name === 'tcp' && verb === 'hangupxmit' && (st.state === 'Established' || st.state === 'Close_wait');
-    const ending = verb === 'hangup' || verb === 'close' || (this.name === 'tcp' && verb === 'hangupxmit' && !halfClose);
+    // `close` is TCP's only: on UDP the lower answers it (unknown control request).
+    const ending = verb === 'hangup' || (this.name === 'tcp' && (verb === 'close' || (verb === 'hangupxmit' && !halfClose)));
     // A hangup takes effect here first (it never fails in Plan 9), so that
     // nothing the lower side still delivers lands in the hung-up queue.
     if (ending) this.localCtl(st, verb);
@@ -657,6 +658,17 @@ export class OverProto implements Proto {
     } else if (verb === 'headers') {
       c.headers = true;
     }
+  }
+
+  /**
+   * `bind`: the lower server knows which addresses are its own, so a bind
+   * naming an address goes down (and fails there with its error); a bind of
+   * a port alone is recorded here and carried by the later connect/announce.
+   */
+  bind(c: Conv, local: LocalSpec, signal: Signal): MaybePromise<void> {
+    if (!local.addr) return;
+    const st = this.st(c);
+    return this.ensureLower(st, signal).then(() => this.lowerCtl(st, `bind ${formatLocal(local)}`, signal));
   }
 
   /** ttl, tos, ignoreadvice after ProtoDir applied them: forwarded once the lower conversation exists. */

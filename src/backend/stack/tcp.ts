@@ -15,6 +15,7 @@
 import { Interrupted, NinepError } from '../../ninep/error.js';
 import type { MaybePromise, Signal } from '../../ninep/node.js';
 import type { Conv, LocalSpec, Proto, RemoteSpec } from '../../netfs/conv.js';
+import { keepaliveMs, tcpNoopVerb } from '../../netfs/tcpctl.js';
 import { Ebadarg, Ehungup, Enotestab, Eunknownctl } from '../../netfs/errors.js';
 import type { Ip } from '../../netfs/ipaddr.js';
 import type { ProtoDir } from '../../netfs/protodir.js';
@@ -31,8 +32,6 @@ import { fromV4, toV4 } from './addr.js';
 const RQ_LIMIT = 8 * 1024 * 1024;
 /** Half-open connections per listener (TCP limbo); the calls waiting for listen are bounded by netfs (`backlog`). */
 const SYN_BACKLOG = 128;
-const KEEPALIVE_DEFAULT_MS = 120_000;
-const KEEPALIVE_MIN_MS = 50;
 
 interface TcpConvState {
   conn: TcpConn | null;
@@ -96,10 +95,14 @@ export class StackTcp implements Proto {
     c.rq.onTake = (n) => conn.consumed(n, this.now());
   }
 
-  /** The sending side is over (close, hangup, hangupxmit): waiting writers and a pending connect settle now. */
+  /**
+   * The sending side is over (close, hangup, hangupxmit): waiting writers
+   * settle now, and a pending connect returns, as after tcp.c's localclose
+   * (Fsconnected with no error): the conversation is closed, reads see EOF.
+   */
   private sendingOver(s: TcpConvState): void {
     s.room.fail();
-    s.connecting?.(new NinepError(Ehungup));
+    s.connecting?.(null);
   }
 
   connect(c: Conv, remote: RemoteSpec, local: LocalSpec | null, signal: Signal): Promise<void> {
@@ -120,6 +123,7 @@ export class StackTcp implements Proto {
       const conn = this.tcp.connect({
         ...(local?.addr ? { localAddr: toV4(local.addr) } : {}),
         ...(local?.port ? { localPort: local.port } : {}),
+        restricted: remote.restricted,
         remoteAddr: toV4(remote.addr),
         remotePort: remote.port,
         handler: this.handler(c, s),
@@ -205,7 +209,7 @@ export class StackTcp implements Proto {
         return;
       case 'keepalive': {
         if (!s.conn || s.conn.state !== 'Established') throw new NinepError(Enotestab);
-        const ms = f.length > 1 ? Math.max(KEEPALIVE_MIN_MS, Number.parseInt(f[1]!, 10) || KEEPALIVE_DEFAULT_MS) : KEEPALIVE_DEFAULT_MS;
+        const ms = keepaliveMs(f);
         s.conn.setKeepalive(ms, now);
         return;
       }
@@ -218,10 +222,8 @@ export class StackTcp implements Proto {
         if (!s.conn) throw new NinepError(Ebadarg);
         s.conn.setCongestion(f[1]);
         return;
-      case 'checksum':
-      case 'tcpporthogdefense':
-        return;
       default:
+        if (tcpNoopVerb(f)) return;
         throw new NinepError(Eunknownctl);
     }
   }

@@ -57,7 +57,10 @@ export class StackUdp implements Proto {
       localPort: local?.port ?? 0,
       remoteAddr: raddr,
       remotePort: remote.port,
-      onDatagram: (_s, _sp, _d, _dp, payload) => { c.rq.put(payload); },
+      // udp.c: in headers mode every read carries the header, connected or not.
+      onDatagram: (src, sport, dst, dport, payload, ifc) => {
+        c.rq.put(c.headers ? withUdpHeader(fromV4(src), fromV4(dst), fromV4(ifc.addressFor(src)), sport, dport, payload) : payload);
+      },
       onAdvice: (a) => { if (!c.ignoreadvice) c.rq.hangup(a.reason); },
     }));
     this.setTtl(c, p.ep);

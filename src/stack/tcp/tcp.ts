@@ -16,7 +16,7 @@ import type { Disposable } from '../../link/link.js';
 import type { IcmpAdvice, TimerSource } from '../core.js';
 import { Einuse, Enoports, Enotlocal, StackError } from '../error.js';
 import type { Ifc } from '../ifc.js';
-import { allocEphemeral } from '../ports.js';
+import { allocEphemeral, allocRestricted } from '../ports.js';
 import type { Stack } from '../stack.js';
 import { IP_PROTO_TCP } from '../wire/ipv4.js';
 import type { Ipv4Repr } from '../wire/ipv4.js';
@@ -149,14 +149,15 @@ export class TcpLayer implements ConnHost, ListenerHost, TimerSource {
     const now = this.stack.now();
     const ra = opts.remoteAddr >>> 0;
     const rp = opts.remotePort;
-    if (!Number.isInteger(rp) || rp < 1 || rp > 0xffff) throw new StackError('bad numeric port');
+    if (!Number.isInteger(rp) || rp < 0 || rp > 0xffff) throw new StackError('bad numeric port');
     let la = (opts.localAddr ?? 0) >>> 0;
     if (la !== 0 && !this.stack.isLocal(la)) throw new StackError(Enotlocal);
     if (la === 0) la = this.stack.sourceFor(ra);
     if (la === 0) throw new StackError('no route');
     let lp = opts.localPort ?? 0;
     if (lp === 0) {
-      lp = allocEphemeral(this.stack.rng, (p) => this.portRefs.has(p));
+      const inUse = (p: number): boolean => this.portRefs.has(p);
+      lp = opts.restricted ? allocRestricted(inUse) : allocEphemeral(this.stack.rng, inUse);
       if (lp < 0) throw new StackError(Enoports);
     } else {
       if (!Number.isInteger(lp) || lp < 1 || lp > 0xffff) throw new StackError('bad numeric port');

@@ -77,7 +77,10 @@ export interface TcpConnectOptions {
   localAddr?: number;
   /** Local port (default: random ephemeral). */
   localPort?: number;
+  /** Without a local port: the first free restricted one, 600–1023 (Plan 9's `!r`). */
+  restricted?: boolean;
   remoteAddr: number;
+  /** 0 is sent as any other port (Plan 9 does; the peer answers RST). */
   remotePort: number;
   handler: TcpHandler;
   /** Deliver-and-forget: bytes do not count against the window after onData (default true). */
