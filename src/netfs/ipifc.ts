@@ -47,12 +47,6 @@ export interface IpifcSource {
   release?(index: number): void;
 }
 
-export const IP_STAT_NAMES = [
-  'Forwarding', 'DefaultTTL', 'InReceives', 'InHdrErrors', 'InAddrErrors', 'ForwDatagrams', 'InUnknownProtos',
-  'InDiscards', 'InDelivers', 'OutRequests', 'OutDiscards', 'OutNoRoutes', 'ReasmTimeout', 'ReasmReqds', 'ReasmOKs',
-  'ReasmFails', 'FragOKs', 'FragFails', 'FragCreates',
-] as const;
-
 function padRight(s: string, n: number): string {
   return s.length >= n ? s : s + ' '.repeat(n - s.length);
 }

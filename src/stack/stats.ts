@@ -1,39 +1,17 @@
 /**
- * Stack counters, named as Plan 9 prints them (plan9-net.md §5.6, §6, §7.5),
- * plus drop counters keyed by `layer: reason` for everything discarded.
+ * Stack counters, named as Plan 9 names them (lib/mib.ts, from 9/ip/ip.c,
+ * icmp.c, udp.c), plus drop counters keyed by `layer: reason` for
+ * everything discarded.
  *
  * Every counter object is a plain record of numbers updated in place; the
- * /net layer formats them. Name tables give the printing order.
+ * /net layer formats them (netfs/status.ts).
  */
+import { IP_STAT_NAMES } from '../lib/mib.js';
+import type { IcmpStatName, IpStatName, UdpStatName } from '../lib/mib.js';
+export type { IcmpStatName, IpStatName, UdpStatName };
 
-/** The 19 IP MIB counters of /net/ipifc/stats, in Plan 9's order. */
-export const IP_STAT_NAMES = [
-  'Forwarding',
-  'DefaultTTL',
-  'InReceives',
-  'InHdrErrors',
-  'InAddrErrors',
-  'ForwDatagrams',
-  'InUnknownProtos',
-  'InDiscards',
-  'InDelivers',
-  'OutRequests',
-  'OutDiscards',
-  'OutNoRoutes',
-  'ReasmTimeout',
-  'ReasmReqds',
-  'ReasmOKs',
-  'ReasmFails',
-  'FragOKs',
-  'FragFails',
-  'FragCreates',
-] as const;
-export type IpStatName = (typeof IP_STAT_NAMES)[number];
 export type IpStats = Record<IpStatName, number>;
 
-/** The six ICMP counters of /net/icmp/stats, in Plan 9's order. */
-export const ICMP_STAT_NAMES = ['InMsgs', 'InErrors', 'OutMsgs', 'CsumErrs', 'LenErrs', 'HlenErrs'] as const;
-export type IcmpStatName = (typeof ICMP_STAT_NAMES)[number];
 export interface IcmpStats extends Record<IcmpStatName, number> {
   /** Messages received, by ICMP type (256 entries). */
   readonly inTypes: number[];
@@ -41,36 +19,6 @@ export interface IcmpStats extends Record<IcmpStatName, number> {
   readonly outTypes: number[];
 }
 
-/**
- * Names of ICMP types 0–18 as Plan 9 prints them in /net/icmp/stats
- * (`<name>: <in> <out>`); an empty string means "print the number".
- * `AddrMaskReply  ` really has two trailing blanks (icmp.c, sic).
- */
-export const ICMP_TYPE_NAMES: readonly string[] = Object.freeze([
-  'EchoReply',
-  '',
-  '',
-  'Unreachable',
-  'SrcQuench',
-  'Redirect',
-  '',
-  '',
-  'EchoRequest',
-  '',
-  '',
-  'TimeExceed',
-  'InParmProblem',
-  'Timestamp',
-  'TimestampReply',
-  'InfoRequest',
-  'InfoReply',
-  'AddrMaskRequest',
-  'AddrMaskReply  ',
-]);
-
-/** The four UDP counters of /net/udp/stats, in Plan 9's order. */
-export const UDP_STAT_NAMES = ['InDatagrams', 'NoPorts', 'InErrors', 'OutDatagrams'] as const;
-export type UdpStatName = (typeof UDP_STAT_NAMES)[number];
 export type UdpStats = Record<UdpStatName, number>;
 
 /** Plan 9's MAXTTL, the default TTL of everything we originate. */

@@ -3,7 +3,7 @@
  * packet counters from /sys/class/net, IP counters from /proc/net/snmp.
  */
 import { readFileSync } from 'node:fs';
-import { IP_STAT_NAMES } from '../../netfs/ipifc.js';
+import { IP_STAT_NAMES, statsText } from '../../netfs/status.js';
 import type { IfcView, IpifcSource } from '../../netfs/ipifc.js';
 import type { HostInterfaces } from './interfaces.js';
 
@@ -43,6 +43,6 @@ export class HostIpifc implements IpifcSource {
     } catch {
       // Not Linux: zeros.
     }
-    return IP_STAT_NAMES.map((n) => `${n}: ${values.get(n) ?? 0}\n`).join('');
+    return statsText(IP_STAT_NAMES, (n) => Number(values.get(n) ?? 0));
   }
 }

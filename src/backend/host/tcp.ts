@@ -40,9 +40,9 @@ import type { Ip } from '../../netfs/ipaddr.js';
 import type { ProtoDir } from '../../netfs/protodir.js';
 import { Eunknownctl } from '../../netfs/protodir.js';
 import { WriteRoom } from '../../netfs/room.js';
-import { TCP_STAT_NAMES } from '../../stack/tcp/stats.js';
 import { CallRoom } from '../callroom.js';
 import type { HostInterfaces } from './interfaces.js';
+import { TCP_STAT_NAMES, statsText, tcpStatus } from '../../netfs/status.js';
 
 /** Receive queue bound per conversation: the socket is paused beyond it. */
 const RQ_LIMIT = 4 * 1024 * 1024;
@@ -432,11 +432,11 @@ export class HostTcp implements Proto {
     const p = c.ptcl as TcpSock | null;
     const st = p ? p.tcpState : 'Closed';
     const qout = p?.sock?.writableLength ?? 0;
-    return `${st} qin ${c.rq.length} qout ${qout} rq 0.0 srtt 0 mdev 0 sst 0 cwin 0 swin 0>>0 rwin 0>>0 qscale 0 timer.start 0 timer.count 0 rerecv 0 katimer.start 0 katimer.count 0\n`;
+    return tcpStatus(st, c.rq.length, { qout });
   }
 
   stats(): string {
     this.counters.set('MaxConn', this.maxConvs);
-    return TCP_STAT_NAMES.map((n) => `${n}: ${this.counters.get(n) ?? 0}\n`).join('');
+    return statsText(TCP_STAT_NAMES, (n) => this.counters.get(n));
   }
 }

@@ -37,6 +37,8 @@ import type { ProtoDir } from '../../netfs/protodir.js';
 import { Eunknownctl } from '../../netfs/protodir.js';
 import { parseUdpHeader, withUdpHeader } from '../../netfs/udpheader.js';
 import type { HostInterfaces } from './interfaces.js';
+import { UDP_STAT_NAMES, statsText, udpStatus } from '../../netfs/status.js';
+import type { UdpStatName } from '../../netfs/status.js';
 
 /** Plan 9's UDP receive queue bound; excess datagrams are dropped. */
 const RQ_LIMIT = 512 * 1024;
@@ -325,11 +327,12 @@ export class HostUdp implements Proto {
   }
 
   status(c: Conv): string {
-    return `${c.refs > 0 ? 'Open' : 'Closed'} qin ${c.rq.length} qout 0\n`;
+    return udpStatus(c.refs > 0, c.rq.length);
   }
 
   stats(): string {
-    return `InDatagrams: ${this.inDatagrams}\nNoPorts: ${this.noPorts}\nInErrors: ${this.inErrors}\nOutDatagrams: ${this.outDatagrams}\n`;
+    const udp: Record<UdpStatName, number> = { InDatagrams: this.inDatagrams, NoPorts: this.noPorts, InErrors: this.inErrors, OutDatagrams: this.outDatagrams };
+    return statsText(UDP_STAT_NAMES, (n) => udp[n]);
   }
 }
 

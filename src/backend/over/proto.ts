@@ -79,8 +79,9 @@ import type { ProtoDir } from '../../netfs/protodir.js';
 import { Ehungup } from '../../netfs/queue.js';
 import { abortable, asNinep, linked } from './lower.js';
 import type { Lower, LowerPool, Member } from './lower.js';
-import { TCP_STAT_NAMES } from '../../stack/tcp/stats.js';
 import { CallRoom } from '../callroom.js';
+import { TCP_STAT_NAMES, UDP_STAT_NAMES, statsText, tcpStatus, udpStatus } from '../../netfs/status.js';
+import type { UdpStatName } from '../../netfs/status.js';
 
 /** Upper receive queue bound for TCP: the pump pauses beyond it. */
 const TCP_RQ_LIMIT = 2 * 1024 * 1024;
@@ -728,17 +729,17 @@ export class OverProto implements Proto {
 
   status(c: Conv): string {
     const st = c.ptcl as OverConv | null;
-    if (this.name === 'udp') return `${c.refs > 0 && !st?.dead ? 'Open' : 'Closed'} qin ${c.rq.length} qout 0\n`;
-    const state = st?.state ?? 'Closed';
-    return `${state} qin ${c.rq.length} qout 0 rq 0.0 srtt 0 mdev 0 sst 0 cwin 0 swin 0>>0 rwin 0>>0 qscale 0 timer.start 0 timer.count 0 rerecv 0 katimer.start 0 katimer.count 0\n`;
+    if (this.name === 'udp') return udpStatus(c.refs > 0 && !st?.dead, c.rq.length);
+    return tcpStatus(st?.state ?? 'Closed', c.rq.length);
   }
 
   stats(): string {
     if (this.name === 'udp') {
-      return `InDatagrams: ${this.inDatagrams}\nNoPorts: 0\nInErrors: ${this.inErrors}\nOutDatagrams: ${this.outDatagrams}\n`;
+      const udp: Record<UdpStatName, number> = { InDatagrams: this.inDatagrams, NoPorts: 0, InErrors: this.inErrors, OutDatagrams: this.outDatagrams };
+      return statsText(UDP_STAT_NAMES, (n) => udp[n]);
     }
     this.counters.set('MaxConn', this.maxConvs);
-    return TCP_STAT_NAMES.map((n) => `${n}: ${this.counters.get(n) ?? 0}\n`).join('');
+    return statsText(TCP_STAT_NAMES, (n) => this.counters.get(n));
   }
 }
 

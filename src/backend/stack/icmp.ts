@@ -12,8 +12,8 @@ import type { Ip } from '../../netfs/ipaddr.js';
 import { Eunknownctl } from '../../netfs/protodir.js';
 import type { IcmpEndpoint } from '../../stack/icmp.js';
 import type { Stack } from '../../stack/stack.js';
-import { ICMP_STAT_NAMES, ICMP_TYPE_NAMES } from '../../stack/stats.js';
 import { fromV4, stackCall, toV4 } from './addr.js';
+import { icmpStatsText, icmpStatus } from '../../netfs/status.js';
 
 /** Bytes of ICMP packets queued per conversation. */
 const RQ_LIMIT = 256 * 1024;
@@ -80,15 +80,11 @@ export class StackIcmp implements Proto {
   }
 
   status(c: Conv): string {
-    return `Datagram qin ${c.rq.length} qout 0\n`;
+    return icmpStatus(c.rq.length);
   }
 
   stats(): string {
     const s = this.stack.stats.icmp;
-    let out = ICMP_STAT_NAMES.map((n) => `${n}: ${s[n]}\n`).join('');
-    for (let t = 0; t < ICMP_TYPE_NAMES.length; t++) {
-      out += `${ICMP_TYPE_NAMES[t] || String(t)}: ${s.inTypes[t]} ${s.outTypes[t]}\n`;
-    }
-    return out;
+    return icmpStatsText((n) => s[n], s.inTypes, s.outTypes);
   }
 }

@@ -9,7 +9,7 @@
  * maxtu 16384).
  */
 import { NinepError } from '../../ninep/error.js';
-import { IP_STAT_NAMES } from '../../netfs/ipifc.js';
+import { IP_STAT_NAMES, statsText } from '../../netfs/status.js';
 import type { IfcView, IpifcSource } from '../../netfs/ipifc.js';
 import { parseIp, parseMask } from '../../netfs/ipaddr.js';
 import type { Ifc } from '../../stack/ifc.js';
@@ -64,7 +64,7 @@ export class StackIpifc implements IpifcSource {
 
   stats(): string {
     const ip = this.stack.stats.ip;
-    return IP_STAT_NAMES.map((n) => `${n}: ${ip[n]}\n`).join('');
+    return statsText(IP_STAT_NAMES, (n) => ip[n]);
   }
 
   clone(): number {

@@ -23,10 +23,10 @@ import { WriteRoom } from '../../netfs/room.js';
 import type { Stack } from '../../stack/stack.js';
 import type { TcpConn } from '../../stack/tcp/conn.js';
 import type { TcpListener } from '../../stack/tcp/listener.js';
-import { TCP_STAT_NAMES } from '../../stack/tcp/stats.js';
 import type { TcpLayer } from '../../stack/tcp/tcp.js';
 import type { TcpHandler } from '../../stack/tcp/types.js';
 import { fromV4, toV4 } from './addr.js';
+import { TCP_STAT_NAMES, statsText, tcpStatus } from '../../netfs/status.js';
 
 /** Receive queue bound; the TCP window is what keeps it from being reached. */
 const RQ_LIMIT = 8 * 1024 * 1024;
@@ -264,13 +264,13 @@ export class StackTcp implements Proto {
 
   status(c: Conv): string {
     const conn = (c.ptcl as TcpConvState | null)?.conn;
-    if (!conn) return `${c.state === 'Announced' ? 'Listen' : 'Closed'} qin ${c.rq.length} qout 0 rq 0.0 srtt 0 mdev 0 sst 0 cwin 0 swin 0>>0 rwin 0>>0 qscale 0 timer.start 0 timer.count 0 rerecv 0 katimer.start 0 katimer.count 0\n`;
+    if (!conn) return tcpStatus(c.state === 'Announced' ? 'Listen' : 'Closed', c.rq.length);
     const i = conn.info();
-    return `${i.state} qin ${c.rq.length} qout ${i.qout} rq ${i.rqSegs}.${i.rqBytes} srtt ${i.srtt} mdev ${i.mdev} sst ${i.sst} cwin ${i.cwin} swin ${i.swin}>>${i.sscale} rwin ${i.rwin}>>${i.rscale} qscale ${i.qscale} timer.start ${i.timerStart} timer.count ${i.timerCount} rerecv ${i.rerecv} katimer.start ${i.katimerStart} katimer.count ${i.katimerCount}\n`;
+    return tcpStatus(i.state, c.rq.length, i);
   }
 
   stats(): string {
-    const s = this.tcp.stats as unknown as Record<string, number>;
-    return TCP_STAT_NAMES.map((n) => `${n}: ${s[n] ?? 0}\n`).join('');
+    const s = this.tcp.stats;
+    return statsText(TCP_STAT_NAMES, (n) => s[n]);
   }
 }

@@ -12,10 +12,10 @@ import type { ProtoDir } from '../../netfs/protodir.js';
 import { Eunknownctl } from '../../netfs/protodir.js';
 import type { Ifc } from '../../stack/ifc.js';
 import type { Stack } from '../../stack/stack.js';
-import { UDP_STAT_NAMES } from '../../stack/stats.js';
 import type { UdpEndpoint } from '../../stack/udp.js';
 import { fromV4, stackCall, toV4 } from './addr.js';
 import { parseUdpHeader, withUdpHeader } from '../../netfs/udpheader.js';
+import { UDP_STAT_NAMES, statsText, udpStatus } from '../../netfs/status.js';
 
 /** Plan 9's UDP receive queue bound; excess datagrams are dropped. */
 const RQ_LIMIT = 512 * 1024;
@@ -155,12 +155,12 @@ export class StackUdp implements Proto {
   }
 
   status(c: Conv): string {
-    return `${c.refs > 0 ? 'Open' : 'Closed'} qin ${c.rq.length} qout 0\n`;
+    return udpStatus(c.refs > 0, c.rq.length);
   }
 
   stats(): string {
     const u = this.stack.stats.udp;
-    return UDP_STAT_NAMES.map((n) => `${n}: ${u[n]}\n`).join('');
+    return statsText(UDP_STAT_NAMES, (n) => u[n]);
   }
 }
 

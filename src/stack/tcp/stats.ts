@@ -1,37 +1,8 @@
-/**
- * The 28 counters of 9front's /net/tcp/stats, in its order (plan9-net.md §4.5).
- */
-export const TCP_STAT_NAMES = [
-  'MaxConn',
-  'MaxSegment',
-  'ActiveOpens',
-  'PassiveOpens',
-  'EstabResets',
-  'CurrEstab',
-  'InSegs',
-  'OutSegs',
-  'RetransSegs',
-  'RetransSegsSent',
-  'RetransTimeouts',
-  'InErrs',
-  'OutRsts',
-  'CsumErrs',
-  'HlenErrs',
-  'LenErrs',
-  'OutOfOrder',
-  'Resequenced',
-  'ReseqBytelim',
-  'ReseqPktlim',
-  'Delayack',
-  'Wopenack',
-  'Recovery',
-  'RecoveryDone',
-  'RecoveryRTO',
-  'RecoveryNoSeq',
-  'RecoveryCwind',
-  'RecoveryPA',
-] as const;
-export type TcpStatName = (typeof TCP_STAT_NAMES)[number];
+/** Our TCP's counters: tcp.c's 28 (lib/mib.ts), as a record updated in place. */
+export { TCP_STAT_NAMES } from '../../lib/mib.js';
+import { TCP_STAT_NAMES } from '../../lib/mib.js';
+import type { TcpStatName } from '../../lib/mib.js';
+export type { TcpStatName };
 export type TcpStats = Record<TcpStatName, number>;
 
 export function newTcpStats(): TcpStats {
