@@ -164,105 +164,62 @@ function addrs(v: Uint8Array, min: number): number[] | null {
   return out;
 }
 
+type U32Field = 'serverId' | 'requestedIp' | 'leaseTime' | 'renewalTime' | 'rebindingTime' | 'subnetMask' | 'broadcast';
+type ListField = 'routers' | 'dnsServers';
+type TextField = 'hostname' | 'domainName' | 'message';
+type U16Field = 'mtu' | 'maxMessageSize';
+
+/** Options holding one u32 (an address or seconds), in emission order. */
+const U32_FIELDS: readonly [number, U32Field][] = [
+  [DHCP_OPT.SERVER_ID, 'serverId'], [DHCP_OPT.REQUESTED_IP, 'requestedIp'], [DHCP_OPT.LEASE_TIME, 'leaseTime'],
+  [DHCP_OPT.RENEWAL, 'renewalTime'], [DHCP_OPT.REBINDING, 'rebindingTime'], [DHCP_OPT.SUBNET_MASK, 'subnetMask'],
+  [DHCP_OPT.BROADCAST, 'broadcast'],
+];
+/** Options holding one or more addresses. */
+const LIST_FIELDS: readonly [number, ListField][] = [[DHCP_OPT.ROUTER, 'routers'], [DHCP_OPT.DNS, 'dnsServers']];
+/** Options holding text (ending at a NUL; an empty one is as good as absent). */
+const TEXT_FIELDS: readonly [number, TextField][] = [[DHCP_OPT.HOSTNAME, 'hostname'], [DHCP_OPT.DOMAIN, 'domainName'], [DHCP_OPT.MESSAGE, 'message']];
+/** Options holding a u16 with a floor below which the value is ignored, not fatal. */
+const U16_FIELDS: readonly [number, U16Field, number][] = [[DHCP_OPT.MTU, 'mtu', 68], [DHCP_OPT.MAX_SIZE, 'maxMessageSize', 576]];
+
+const U32_BY_CODE = new Map(U32_FIELDS);
+const LIST_BY_CODE = new Map(LIST_FIELDS);
+const TEXT_BY_CODE = new Map(TEXT_FIELDS);
+const U16_BY_CODE = new Map(U16_FIELDS.map(([c, k, min]) => [c, { k, min }]));
+
 /** Typed options from raw ones; `bad option` when a known option has the wrong length. */
 function typed(raw: Map<number, Uint8Array>): DhcpOptions | WireError {
   const o: DhcpOptions = { other: new Map() };
   for (const [code, v] of raw) {
-    const u32 = (): number | null => (v.length === 4 ? get32(v, 0) : null);
     let ok = true;
-    switch (code) {
-      case DHCP_OPT.MESSAGE_TYPE:
-        ok = v.length === 1;
-        o.messageType = v[0];
-        break;
-      case DHCP_OPT.SUBNET_MASK: {
-        const x = u32();
-        ok = x !== null;
-        if (x !== null) o.subnetMask = x;
-        break;
-      }
-      case DHCP_OPT.BROADCAST: {
-        const x = u32();
-        ok = x !== null;
-        if (x !== null) o.broadcast = x;
-        break;
-      }
-      case DHCP_OPT.REQUESTED_IP: {
-        const x = u32();
-        ok = x !== null;
-        if (x !== null) o.requestedIp = x;
-        break;
-      }
-      case DHCP_OPT.SERVER_ID: {
-        const x = u32();
-        ok = x !== null;
-        if (x !== null) o.serverId = x;
-        break;
-      }
-      case DHCP_OPT.LEASE_TIME: {
-        const x = u32();
-        ok = x !== null;
-        if (x !== null) o.leaseTime = x;
-        break;
-      }
-      case DHCP_OPT.RENEWAL: {
-        const x = u32();
-        ok = x !== null;
-        if (x !== null) o.renewalTime = x;
-        break;
-      }
-      case DHCP_OPT.REBINDING: {
-        const x = u32();
-        ok = x !== null;
-        if (x !== null) o.rebindingTime = x;
-        break;
-      }
-      case DHCP_OPT.ROUTER: {
-        const a = addrs(v, 4);
-        ok = a !== null;
-        if (a) o.routers = a;
-        break;
-      }
-      case DHCP_OPT.DNS: {
-        const a = addrs(v, 4);
-        ok = a !== null;
-        if (a) o.dnsServers = a;
-        break;
-      }
-      // Values below the minimum are ignored, not fatal.
-      case DHCP_OPT.MTU:
-        ok = v.length === 2;
-        if (ok && get16(v, 0) >= 68) o.mtu = get16(v, 0);
-        break;
-      case DHCP_OPT.MAX_SIZE:
-        ok = v.length === 2;
-        if (ok && get16(v, 0) >= 576) o.maxMessageSize = get16(v, 0);
-        break;
-      // Texts end at a NUL; an empty one is as good as absent.
-      case DHCP_OPT.HOSTNAME:
-      case DHCP_OPT.DOMAIN:
-      case DHCP_OPT.MESSAGE: {
-        ok = v.length >= 1;
-        const t = cString(v, 0, v.length);
-        if (t === '') break;
-        if (code === DHCP_OPT.HOSTNAME) o.hostname = t;
-        else if (code === DHCP_OPT.DOMAIN) o.domainName = t;
-        else o.message = t;
-        break;
-      }
-      case DHCP_OPT.PARAMS:
-        ok = v.length >= 1;
-        o.paramRequest = [...v];
-        break;
-      case DHCP_OPT.CLIENT_ID:
-        ok = v.length >= 2;
-        o.clientId = v.slice();
-        break;
-      case DHCP_OPT.OVERLOAD:
-        break; // consumed by parseDhcp
-      default:
-        o.other.set(code, v.slice());
-    }
+    const u32 = U32_BY_CODE.get(code);
+    const list = LIST_BY_CODE.get(code);
+    const text = TEXT_BY_CODE.get(code);
+    const u16 = U16_BY_CODE.get(code);
+    if (u32 !== undefined) {
+      ok = v.length === 4;
+      if (ok) o[u32] = get32(v, 0);
+    } else if (list !== undefined) {
+      const a = addrs(v, 4);
+      ok = a !== null;
+      if (a) o[list] = a;
+    } else if (text !== undefined) {
+      ok = v.length >= 1;
+      const t = cString(v, 0, v.length);
+      if (t !== '') o[text] = t;
+    } else if (u16 !== undefined) {
+      ok = v.length === 2;
+      if (ok && get16(v, 0) >= u16.min) o[u16.k] = get16(v, 0);
+    } else if (code === DHCP_OPT.MESSAGE_TYPE) {
+      ok = v.length === 1;
+      o.messageType = v[0];
+    } else if (code === DHCP_OPT.PARAMS) {
+      ok = v.length >= 1;
+      o.paramRequest = [...v];
+    } else if (code === DHCP_OPT.CLIENT_ID) {
+      ok = v.length >= 2;
+      o.clientId = v.slice();
+    } else if (code !== DHCP_OPT.OVERLOAD) o.other.set(code, v.slice()); // OVERLOAD: consumed by parseDhcp
     if (!ok) return WireError.badOption;
   }
   return o;
@@ -332,25 +289,13 @@ function u32Bytes(x: number): Uint8Array {
 /** The options as (code, value) pairs in emission order: message type first (RFC 2131 §4.1 recommends nothing else). */
 function rawOptions(o: DhcpOptions): [number, Uint8Array][] {
   const out: [number, Uint8Array][] = [];
-  const str = (s: string): Uint8Array => Buffer.from(s, 'utf8');
-  const u16 = (x: number): Uint8Array => Uint8Array.of(x >>> 8, x & 0xff);
   if (o.messageType !== undefined) out.push([DHCP_OPT.MESSAGE_TYPE, Uint8Array.of(o.messageType)]);
-  if (o.serverId !== undefined) out.push([DHCP_OPT.SERVER_ID, u32Bytes(o.serverId)]);
   if (o.clientId !== undefined) out.push([DHCP_OPT.CLIENT_ID, o.clientId]);
-  if (o.requestedIp !== undefined) out.push([DHCP_OPT.REQUESTED_IP, u32Bytes(o.requestedIp)]);
-  if (o.leaseTime !== undefined) out.push([DHCP_OPT.LEASE_TIME, u32Bytes(o.leaseTime)]);
-  if (o.renewalTime !== undefined) out.push([DHCP_OPT.RENEWAL, u32Bytes(o.renewalTime)]);
-  if (o.rebindingTime !== undefined) out.push([DHCP_OPT.REBINDING, u32Bytes(o.rebindingTime)]);
-  if (o.subnetMask !== undefined) out.push([DHCP_OPT.SUBNET_MASK, u32Bytes(o.subnetMask)]);
-  if (o.routers !== undefined) out.push([DHCP_OPT.ROUTER, addrBytes(o.routers)]);
-  if (o.dnsServers !== undefined) out.push([DHCP_OPT.DNS, addrBytes(o.dnsServers)]);
-  if (o.hostname) out.push([DHCP_OPT.HOSTNAME, str(o.hostname)]);
-  if (o.domainName) out.push([DHCP_OPT.DOMAIN, str(o.domainName)]);
-  if (o.mtu !== undefined) out.push([DHCP_OPT.MTU, u16(o.mtu)]);
-  if (o.broadcast !== undefined) out.push([DHCP_OPT.BROADCAST, u32Bytes(o.broadcast)]);
-  if (o.maxMessageSize !== undefined) out.push([DHCP_OPT.MAX_SIZE, u16(o.maxMessageSize)]);
+  for (const [code, k] of U32_FIELDS) if (o[k] !== undefined) out.push([code, u32Bytes(o[k])]);
+  for (const [code, k] of LIST_FIELDS) if (o[k] !== undefined) out.push([code, addrBytes(o[k])]);
+  for (const [code, k] of TEXT_FIELDS) if (o[k]) out.push([code, Buffer.from(o[k], 'utf8')]);
+  for (const [code, k] of U16_FIELDS) if (o[k] !== undefined) out.push([code, Uint8Array.of(o[k] >>> 8, o[k] & 0xff)]);
   if (o.paramRequest !== undefined) out.push([DHCP_OPT.PARAMS, Uint8Array.from(o.paramRequest)]);
-  if (o.message) out.push([DHCP_OPT.MESSAGE, str(o.message)]);
   for (const [code, v] of o.other) out.push([code, v]);
   return out;
 }
