@@ -29,6 +29,7 @@ interface ServeFlags {
   ip?: string;
   gw?: string;
   mtu?: string;
+  dns: string[];
   users?: string;
   allowRemote?: boolean;
 }
@@ -61,7 +62,12 @@ function parseCidr(s: string): { addr: string; prefix: number } {
 
 /** Our own stack on a TAP device or on a lower server's ether, configured as ipconfig would. */
 async function stackBackend(flags: ServeFlags, eve: string): Promise<NetBackend> {
-  const net = new StackNet({ eve, clock: new RealClock(), rng: new CryptoRng(), log: (l) => console.error(`9net: ${l}`) });
+  let net: StackNet;
+  try {
+    net = new StackNet({ eve, clock: new RealClock(), rng: new CryptoRng(), log: (l) => console.error(`9net: ${l}`), dnsServers: flags.dns });
+  } catch (e) {
+    die(`--dns: ${(e as Error).message}`);
+  }
   let port;
   let where: string;
   if (flags.tap) {
@@ -91,7 +97,10 @@ async function stackBackend(flags: ServeFlags, eve: string): Promise<NetBackend>
     }
     where = `${flags.etherOver}${flags.etherPath ?? '/ether0'}`;
   }
-  if (flags.ip) {
+  if (flags.ip === 'dhcp') {
+    if (flags.gw) die('--gw needs a static --ip');
+    net.configureDhcp(port);
+  } else if (flags.ip) {
     const { addr, prefix } = parseCidr(flags.ip);
     try {
       net.configure(port, addr, prefix, flags.gw);
@@ -99,7 +108,7 @@ async function stackBackend(flags: ServeFlags, eve: string): Promise<NetBackend>
       die((e as Error).message);
     }
   } else if (flags.gw) die('--gw needs --ip');
-  net.what = `our stack on ${where}${flags.ip ? ` as ${flags.ip}` : ''}`;
+  net.what = `our stack on ${where}${flags.ip === 'dhcp' ? ' configured by DHCP' : flags.ip ? ` as ${flags.ip}` : ''}`;
   return net;
 }
 
@@ -126,8 +135,9 @@ export function addServe(program: Command): void {
     .option('--ether-path <path>', 'with --ether-over: the ether directory on that server (default /ether0)')
     .option('--over <addr>', 'transport stacking: serve /net/tcp, /net/udp and /net/cs carried by the /net of another 9P server at ADDR (9net, or a Plan 9 machine\'s exported /net)')
     .option('--topology <file>', 'serve several stacks, hubs and pairs from a JSON topology file; each stack\'s /net by attach name, the control tree as aname topo')
-    .option('--ip <addr/prefix>', 'with --tap or --ether-over: our address, e.g. 10.0.0.2/24 (else configure it through /net/ipifc)')
+    .option('--ip <addr/prefix>', 'with --tap, --pcap or --ether-over: our address, e.g. 10.0.0.2/24, or dhcp (else configure it through /net/ipifc)')
     .option('--gw <addr>', 'with --ip: the default gateway')
+    .option('--dns <addr>', 'with our stack: a DNS server for /net/dns and cs, asked before those DHCP or /net/ndb give (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--mtu <n>', 'with --tap: the IP MTU of the link (default: the device\'s)')
     .option('--users <file>', 'more user names a local uid may attach as: lines of "UID-or-USER NAME..."')
     .option('--allow-remote', 'accept clients whose uid cannot be known (other machines): they may attach as anyone (no authentication)')
@@ -137,7 +147,7 @@ export function addServe(program: Command): void {
       const chosen = [flags.tap, flags.pcap, flags.etherOver, flags.topology, flags.over].filter(Boolean).length;
       if (chosen > 1) die('choose one of --tap, --pcap, --ether-over, --over and --topology');
       const stack = Boolean(flags.tap || flags.pcap || flags.etherOver);
-      if (!stack && (flags.ip || flags.gw || flags.mtu)) die('--ip, --gw and --mtu need --tap, --pcap or --ether-over');
+      if (!stack && (flags.ip || flags.gw || flags.mtu || flags.dns.length > 0)) die('--ip, --gw, --mtu and --dns need --tap, --pcap or --ether-over');
       let backend: NetBackend;
       if (flags.topology) backend = await topologyBackend(flags.topology, eve);
       else if (flags.over) {

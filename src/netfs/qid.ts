@@ -22,3 +22,4 @@ export function ipQid(type: Q, proto = 0, conv = 0): Qid {
 export const QSPACE_CS = 1n << 40n;
 export const QSPACE_ETHER = 2n << 40n;
 export const QSPACE_IPIFC = 3n << 40n;
+export const QSPACE_DNS = 4n << 40n;

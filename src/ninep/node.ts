@@ -11,6 +11,7 @@
  * only when they must wait, so the common path costs no microtask.
  * Errors are thrown as NinepError with the exact text for the client.
  */
+import { Interrupted } from './error.js';
 import type { Dir, Qid } from './types.js';
 import { DMDIR, OEXEC, ORDWR, OTRUNC, OWRITE } from './types.js';
 
@@ -122,4 +123,18 @@ export function readSlice(data: Uint8Array, offset: bigint, count: number): Uint
   if (offset >= BigInt(data.length)) return data.subarray(0, 0);
   const o = Number(offset);
   return data.subarray(o, Math.min(data.length, o + count));
+}
+
+/** Race a promise against a request's cancellation: Interrupted when `signal` fires first. */
+export function abortable<T>(p: Promise<T>, signal?: Signal): Promise<T> {
+  if (!signal) return p;
+  if (signal.aborted) return Promise.reject(new Interrupted());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(new Interrupted());
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => { signal.removeEventListener('abort', onAbort); resolve(v); },
+      (e: unknown) => { signal.removeEventListener('abort', onAbort); reject(e); },
+    );
+  });
 }

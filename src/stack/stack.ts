@@ -141,6 +141,11 @@ export interface SelfEntry {
   flags: string;
 }
 
+/** Sees an ARP packet another station sent on `ifc` (Stack.onArp). */
+export type ArpObserver = (ifc: Ifc, arp: ArpRepr) => void;
+/** Observers of ARP input at once (one DHCP service per stack needs one). */
+export const MAX_ARP_OBSERVERS = 8;
+
 /** Handle returned by Stack.registerProtocol / addTimerSource. */
 export type { Disposable };
 
@@ -162,6 +167,7 @@ export class Stack implements StackCore, IfcOwner, ArpHost, ArpTableHost, ReasmH
   private readonly logFn: ((msg: string) => void) | null;
   private readonly reasm: Reassembler;
   private readonly arpCache: ArpCache;
+  private arpObservers: readonly ArpObserver[] = [];
   private readonly frames = new FrameAllocator();
   private ifcs: Ifc[] = [];
   /** Self table: address → RF_UNI/RF_BCAST/RF_MCAST bits (fast input check). */
@@ -794,6 +800,17 @@ export class Stack implements StackCore, IfcOwner, ArpHost, ArpTableHost, ReasmH
     this.fragment(out, route, r.src, r.dst, r.protocol, r.ttl - 1, r.tos, r.ident, r.options, r.payload, r.fragOffset, r.moreFrags, now);
   }
 
+  /**
+   * Be told of every well-formed ARP packet from another station on an
+   * interface (a DHCP client's conflict probe, RFC 5227 §2.1.1). At most
+   * MAX_ARP_OBSERVERS at once.
+   */
+  onArp(fn: ArpObserver): Disposable {
+    if (this.arpObservers.length >= MAX_ARP_OBSERVERS) throw new RangeError('too many ARP observers');
+    this.arpObservers = [...this.arpObservers, fn];
+    return { dispose: () => { this.arpObservers = this.arpObservers.filter((f) => f !== fn); } };
+  }
+
   private arpInput(ifc: Ifc, buf: Uint8Array, now: number): void {
     const a = parseArp(buf);
     if (a instanceof WireError) {
@@ -802,6 +819,8 @@ export class Stack implements StackCore, IfcOwner, ArpHost, ArpTableHost, ReasmH
       return;
     }
     if (a.senderMac === ifc.mac) return; // our own, looped back
+    const obs = this.arpObservers;
+    for (let i = 0; i < obs.length; i++) obs[i]!(ifc, a);
     if (ifc.addresses().length === 0) {
       this.drop('arp', 'no address'); // don't answer before we know who we are (arp.c)
       return;

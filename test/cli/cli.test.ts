@@ -113,7 +113,7 @@ describe('9net 9p', () => {
   it('ls lists the root', async () => {
     const r = await run(['9p', '-a', A, 'ls', '/']);
     expect(r.code).toBe(0);
-    expect(r.stdout.split('\n').filter((l) => l)).toEqual(['tcp', 'udp', 'ipifc', 'cs']);
+    expect(r.stdout.split('\n').filter((l) => l)).toEqual(['tcp', 'udp', 'ipifc', 'cs', 'dns']);
   });
 
   it('ls -l prints plan9port\'s long format', async () => {
@@ -267,6 +267,12 @@ describe('usage', () => {
     const p = start(['serve', '-l', 'tcp!0.0.0.0!0', '--allow-remote']);
     await stderrLine(p, /not authenticated and may attach as any user[\s\S]*serving \/net/);
     p.kill();
+  });
+
+  it('stack options without our stack are a one-line error', async () => {
+    const r = await run(['serve', '--dns', '10.0.0.53']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toBe('9net: --ip, --gw, --mtu and --dns need --tap, --pcap or --ether-over\n');
   });
 
   it('a bad dial string is a one-line error', async () => {

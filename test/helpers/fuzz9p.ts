@@ -27,12 +27,13 @@ export interface FuzzStats {
   disconnects: number;
 }
 
-const NAMES = ['tcp', 'udp', 'icmp', 'cs', 'ipifc', 'arp', 'iproute', 'ether0', 'clone', 'stats', 'ctl', 'data',
+const NAMES = ['tcp', 'udp', 'icmp', 'cs', 'dns', 'ndb', 'ipifc', 'arp', 'iproute', 'ether0', 'clone', 'stats', 'ctl', 'data',
   'err', 'listen', 'local', 'remote', 'status', 'addr', 'ifstats', '0', '1', '2', '3', '..', 'nonesuch'];
 const VERBS = ['connect 10.7.0.2!7', 'connect 10.7.0.2!9!r', 'connect 127.0.0.1!7', 'connect 10.7.0.99!1', 'announce 7',
   'announce *', 'announce 10.7.0.1!0', 'bind 0', 'ttl 3', 'tos 16', 'ignoreadvice', 'backlog 2', 'hangup', 'close',
   'hangupxmit', 'keepalive 100', 'nodelay', 'headers', 'connect -1', 'promiscuous', 'bridge', 'add 10.7.0.9 /24',
-  'tcp!10.7.0.2!echo', '!port=7 tcp=*', 'udp!*!53', 'connect', 'announce', '', 'bogus verb here'];
+  'tcp!10.7.0.2!echo', '!port=7 tcp=*', 'udp!*!53', 'connect', 'announce', '', 'bogus verb here', 'h.example ip',
+  '10.7.0.2 ptr', 'ip=10.7.0.1 dns=10.7.0.2'];
 
 function pick<T>(rng: Rng, xs: readonly T[]): T {
   return xs[rng.u32() % xs.length]!;

@@ -120,7 +120,7 @@ echo "== done"
   it.each([['9p2000'], ['9p2000.u'], ['9p2000.L']])('version %s', async (version) => {
     const { out, code } = await run(version);
     expect(code, out).toBe(0);
-    expect(out).toMatch(/== ls\ncs\s+ipifc\s+tcp\s+udp\n/);
+    expect(out).toMatch(/== ls\ncs\s+dns\s+ipifc\s+tcp\s+udp\n/);
     expect(out).toMatch(/conv=\d+\nconnect ok\nstatus=Established\n/);
     expect(out).toContain(`remote=127.0.0.1!${greetPort}`);
     expect(out).toContain('ctl redirect ok\ndata write ok\nhello from host\nPING\ncat rc=0');

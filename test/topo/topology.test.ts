@@ -95,9 +95,9 @@ afterAll(async () => {
 
 describe('a topology of five stacks, two hubs and a router', () => {
   it('serves each stack as its own complete /net, by attach name', async () => {
-    const names = ['tcp', 'udp', 'ipifc', 'icmp', 'arp', 'iproute'];
-    expect((await (await attach('a')).ls('/')).map((d) => d.name)).toEqual([...names, 'ether0', 'cs']);
-    expect((await (await attach('r')).ls('/')).map((d) => d.name)).toEqual([...names, 'ether0', 'ether1', 'cs']);
+    const names = ['tcp', 'udp', 'ipifc', 'icmp', 'arp', 'ndb', 'iproute'];
+    expect((await (await attach('a')).ls('/')).map((d) => d.name)).toEqual([...names, 'ether0', 'cs', 'dns']);
+    expect((await (await attach('r')).ls('/')).map((d) => d.name)).toEqual([...names, 'ether0', 'ether1', 'cs', 'dns']);
     // aname '' is the default stack (a); an unknown aname is refused.
     const dflt = await attach('');
     expect((await dflt.readFile('/ipifc/1/status')).toString()).toContain('\t10.1.0.2 '); // 0 is the loopback

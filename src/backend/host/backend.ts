@@ -6,6 +6,8 @@
 import * as dns from 'node:dns/promises';
 import { ConnectionServer } from '../../netfs/cs.js';
 import { Ndb } from '../../netfs/ndb.js';
+import { DnsFile } from '../../netfs/dns.js';
+import type { DnsSource } from '../../netfs/dns.js';
 import { IpifcDir } from '../../netfs/ipifc.js';
 import { fromNodeAddress, isV4 } from '../../netfs/ipaddr.js';
 import type { Ip } from '../../netfs/ipaddr.js';
@@ -16,6 +18,7 @@ import { singleRoot } from '../backend.js';
 import type { NetBackend } from '../backend.js';
 import { OsInterfaces } from './interfaces.js';
 import type { HostInterfaces } from './interfaces.js';
+import { hostDnsSource } from './dns.js';
 import { HostIpifc } from './ipifc.js';
 import { HostTcp } from './tcp.js';
 import { HostUdp } from './udp.js';
@@ -31,6 +34,8 @@ export interface HostNetOptions {
   interfaces?: HostInterfaces;
   /** Host name resolver (default: the host's, as getaddrinfo). */
   resolve?: (host: string) => Promise<Ip[]>;
+  /** What /net/dns answers from (default: the host's resolver). */
+  dns?: DnsSource;
 }
 
 export interface HostNet extends NetBackend {
@@ -64,6 +69,7 @@ export function hostNet(opts: HostNetOptions): HostNet {
     haveFamily: (v4) => ifcs.list().some((i) => i.addrs.some((a) => isV4(a.ip) === v4)),
     ndb: Ndb.builtin(),
   });
-  const root = netRoot(opts.eve, (user) => [tcpDir.node, udpDir.node, ipifc.node, cs.node(user)]);
+  const dnsFile = new DnsFile(opts.dns ?? hostDnsSource(), opts.eve);
+  const root = netRoot(opts.eve, (user) => [tcpDir.node, udpDir.node, ipifc.node, cs.node(user), dnsFile.node(user)]);
   return { tree: root, root: singleRoot(root), what: 'host sockets', close: () => Promise.resolve(), tcp, udp, tcpDir, udpDir };
 }

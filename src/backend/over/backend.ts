@@ -1,5 +1,6 @@
 /**
- * Transport stacking: /net/tcp, /net/udp and /net/cs carried by the /net of
+ * Transport stacking: /net/tcp, /net/udp and /net/cs (and /net/dns,
+ * /net/ndb, passed through as files: files.ts) carried by the /net of
  * another 9P server (9net, or a Plan 9 machine's exported /net) — the
  * host-socket backend with a lower /net in place of host sockets.
  *
@@ -21,6 +22,9 @@ import type { NetBackend } from '../backend.js';
 import { netRoot } from '../../netfs/net.js';
 import { ProtoDir } from '../../netfs/protodir.js';
 import { OverCs } from './cs.js';
+import { OverFile } from './files.js';
+import { Q, QSPACE_DNS, ipQid } from '../../netfs/qid.js';
+import { qid, QTFILE } from '../../ninep/types.js';
 import { LowerPool } from './lower.js';
 import { OverProto } from './proto.js';
 
@@ -92,7 +96,10 @@ export async function overNet(opts: OverNetOptions): Promise<OverNet> {
   tcpDir.onCallTaken = (parent) => tcp.callTaken(parent);
   udpDir.onCallTaken = (parent) => udp.callTaken(parent);
   const cs = new OverCs({ pool, prefix, protocols: () => ['tcp', 'udp'] });
-  const root = netRoot(opts.eve, (user) => [tcpDir.node, udpDir.node, cs.node(user)]);
+  const passed = { pool, prefix, eve: opts.eve };
+  const ndb = new OverFile({ ...passed, name: 'ndb', qid: ipQid(Q.ndb), writeNeedsEve: true, ownedByUser: false });
+  const dns = new OverFile({ ...passed, name: 'dns', qid: qid(QTFILE, QSPACE_DNS | 1n), writeNeedsEve: false, ownedByUser: true });
+  const root = netRoot(opts.eve, (user) => [tcpDir.node, udpDir.node, ndb.node(user), cs.node(user), dns.node(user)]);
   return {
     tree: root,
     root: singleRoot(root),

@@ -18,7 +18,8 @@
  * `i/o on hungup channel`.
  */
 import { Client } from '../../ninep/client.js';
-import { Interrupted, NinepError } from '../../ninep/error.js';
+import { NinepError } from '../../ninep/error.js';
+import { abortable } from '../../ninep/node.js';
 import type { Signal } from '../../ninep/node.js';
 import { dial, parseAddress } from '../../ninep/transport.js';
 import { IOHDRSZ } from '../../ninep/types.js';
@@ -210,19 +211,7 @@ function dialClient(opts: LowerPoolOptions): Promise<Client> {
   });
 }
 
-/** Race a promise against a request's cancellation. */
-export function abortable<T>(p: Promise<T>, signal?: Signal): Promise<T> {
-  if (!signal) return p;
-  if (signal.aborted) return Promise.reject(new Interrupted());
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(new Interrupted());
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(
-      (v) => { signal.removeEventListener('abort', onAbort); resolve(v); },
-      (e: unknown) => { signal.removeEventListener('abort', onAbort); reject(e); },
-    );
-  });
-}
+export { abortable } from '../../ninep/node.js';
 
 /**
  * Run a lower 9P call with an AbortSignal that fires when the upper

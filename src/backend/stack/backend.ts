@@ -4,7 +4,7 @@
  * ether devices we own (TAP, in-memory hubs, later libpcap or a lower
  * server's ether). TCP joins when the stack has it.
  */
-import * as dns from 'node:dns/promises';
+import { hostname } from 'node:os';
 import type { Clock } from '../../lib/clock.js';
 import type { Rng } from '../../lib/rng.js';
 import type { Link } from '../../link/link.js';
@@ -13,7 +13,7 @@ import { ConnectionServer } from '../../netfs/cs.js';
 import { Ndb } from '../../netfs/ndb.js';
 import { EtherDir } from '../../netfs/ether.js';
 import type { EtherDirOptions } from '../../netfs/ether.js';
-import { fromNodeAddress, isV4, parseIp } from '../../netfs/ipaddr.js';
+import { isV4, parseIp } from '../../netfs/ipaddr.js';
 import type { Ip } from '../../netfs/ipaddr.js';
 import { IpifcDir } from '../../netfs/ipifc.js';
 import { iprouteNode } from '../../netfs/iproute.js';
@@ -34,24 +34,29 @@ import { StackUdp } from './udp.js';
 import { TcpLayer } from '../../stack/tcp/tcp.js';
 import type { TcpLayerOptions } from '../../stack/tcp/types.js';
 import { StackTcp } from './tcp.js';
-import { toV4 } from './addr.js';
+import { stackCall, toV4 } from './addr.js';
+import { DhcpService } from '../../stack/dhcpifc.js';
+import { toMask } from '../../stack/ifc.js';
+import { StackNames } from './names.js';
+import { NinepError } from '../../ninep/error.js';
 
 export interface StackNetOptions {
   eve: string;
   clock: Clock;
   rng: Rng;
-  /** Host names for cs (default: the host's resolver; literal addresses always work). */
+  /** Host names for cs (default: ours, names.ts: /net/ndb, fs/ndb, our DNS resolver; never the host's). */
   resolve?: (host: string) => Promise<Ip[]>;
+  /** Our sys name (default: the host's name). */
+  sysname?: string;
+  /** DNS servers to ask before those of /net/ndb (`--dns`). */
+  dnsServers?: string[];
+  /** ndb files with hosts entries for cs (default: fs/ndb/common and fs/ndb/local). */
+  ndbFiles?: string[];
   log?: (line: string) => void;
   /** TCP bounds and defaults (buffers, Time_wait, congestion control...). */
   tcp?: TcpLayerOptions;
   /** Conversations per user and protocol (netfs NetContext.userQuota). */
   userQuota?: number;
-}
-
-async function hostResolve(host: string): Promise<Ip[]> {
-  const r = await dns.lookup(host, { all: true, family: 4 });
-  return r.map((a) => fromNodeAddress(a.address)).filter((x): x is Ip => x !== null);
 }
 
 export class StackNet implements NetBackend {
@@ -67,6 +72,10 @@ export class StackNet implements NetBackend {
   private readonly tcpDir: ProtoDir;
   private readonly udpDir: ProtoDir;
   private readonly icmpDir: ProtoDir;
+  /** /net/ndb, /net/dns and cs's names. */
+  readonly names: StackNames;
+  /** DHCP clients on our interfaces (`--ip dhcp`, ipifc ctl `dhcp`). */
+  readonly dhcp: DhcpService;
 
   constructor(private readonly opts: StackNetOptions) {
     this.stack = new Stack({ clock: opts.clock, rng: opts.rng, ...(opts.log ? { log: opts.log } : {}) });
@@ -80,19 +89,34 @@ export class StackNet implements NetBackend {
     this.udpDir = new ProtoDir(udp, 2, ctx);
     udp.dir = this.udpDir;
     this.icmpDir = new ProtoDir(new StackIcmp(this.stack), 3, ctx);
-    this.ipifc = new StackIpifc(this.stack, (path) => (path.includes('!') ? this.remotePort(path) : this.port(path)));
+    const sysname = opts.sysname ?? hostname();
+    const dnsServers = (opts.dnsServers ?? []).map((a) => {
+      const ip = parseIp(a);
+      if (!ip || !isV4(ip)) throw new Error(`bad dns server ${a}`);
+      return toV4(ip);
+    });
+    this.names = new StackNames({
+      stack: this.stack, tcp: this.tcp, eve: opts.eve, sysname, dnsServers,
+      ...(opts.ndbFiles ? { ndbFiles: opts.ndbFiles } : {}), ...(opts.log ? { log: opts.log } : {}),
+    });
+    this.dhcp = new DhcpService(this.stack, {
+      hostname: sysname,
+      ...(opts.log ? { log: opts.log } : {}),
+      onLease: (ifc, lease) => this.names.leaseChanged(ifc, lease),
+    });
+    this.ipifc = new StackIpifc(this.stack, (path) => (path.includes('!') ? this.remotePort(path) : this.port(path)), (ifc, args) => this.dhcpCtl(ifc, args));
     const ipifcDir = new IpifcDir(this.ipifc, opts.eve);
     const arp = arpNode(new StackArp(this.stack), opts.eve);
     const iproute = iprouteNode(new StackRoutes(this.stack), opts.eve);
     const cs = new ConnectionServer({
       protocols: () => ['tcp', 'udp', 'icmp'],
-      resolve: opts.resolve ?? hostResolve,
+      resolve: opts.resolve ?? ((h) => this.names.resolveHost(h)),
       haveFamily: (v4) => v4 && this.stack.interfaces().some((i) => i.addresses().length > 0),
       ndb: Ndb.builtin(),
     });
     this.tree = netRoot(opts.eve, (user) => [
-      this.tcpDir.node, this.udpDir.node, ipifcDir.node, this.icmpDir.node, arp, iproute,
-      ...this.ethers.map((e) => e.node), cs.node(user),
+      this.tcpDir.node, this.udpDir.node, ipifcDir.node, this.icmpDir.node, arp, this.names.ndb.node, iproute,
+      ...this.ethers.map((e) => e.node), cs.node(user), this.names.dns.node(user),
     ]);
   }
 
@@ -146,20 +170,45 @@ export class StackNet implements NetBackend {
   configure(port: EtherPort, addr: string, prefix: number, gw?: string): Ifc {
     const ip = parseIp(addr);
     if (!ip || !isV4(ip)) throw new Error(`bad address ${addr}`);
+    const ifc = this.bindNew(port);
+    ifc.addAddress(toV4(ip), prefix);
+    let g = 0;
+    if (gw) {
+      const p = parseIp(gw);
+      if (!p || !isV4(p)) throw new Error(`bad gateway ${gw}`);
+      g = toV4(p);
+      this.stack.routes.add({ target: 0, mask: 0, nexthop: g, tag: 'none' });
+    }
+    this.names.staticConfig(ifc, toV4(ip), toMask(prefix), g);
+    return ifc;
+  }
+
+  /** `--ip dhcp`: a new interface bound to the port, configured by DHCP (in the background). */
+  configureDhcp(port: EtherPort): Ifc {
+    const ifc = this.bindNew(port);
+    this.dhcp.start(ifc);
+    return ifc;
+  }
+
+  /** A new interface bound to `port`, outliving its ctl (as after ipconfig exits). */
+  private bindNew(port: EtherPort): Ifc {
     const n = this.ipifc.clone();
     const ifc = this.ipifc.bind(n, port);
     this.ipifc.release(n);
-    ifc.addAddress(toV4(ip), prefix);
-    if (gw) {
-      const g = parseIp(gw);
-      if (!g || !isV4(g)) throw new Error(`bad gateway ${gw}`);
-      this.stack.routes.add({ target: 0, mask: 0, nexthop: toV4(g), tag: 'none' });
-    }
     return ifc;
+  }
+
+  /** ipifc ctl `dhcp` starts DHCP on the interface, `dhcp release` releases its lease and stops. */
+  private dhcpCtl(ifc: Ifc, args: string[]): void {
+    if (args.length === 0) stackCall(() => this.dhcp.start(ifc));
+    else if (args.length === 1 && args[0] === 'release') this.dhcp.stop(ifc, true);
+    else throw new NinepError('bad arg in system call');
   }
 
   async close(): Promise<void> {
     for (const e of this.ethers) e.close();
+    this.dhcp.close();
+    this.names.close();
     this.tcp.dispose();
     this.stack.close();
     for (const p of this.ports) await p.close();

@@ -39,8 +39,15 @@ function classMask(ip: number): number {
 export class StackIpifc implements IpifcSource {
   private readonly slots: IfcSlot[] = [];
 
-  /** `ports` resolves a device path (/net/ether0, ether0, or a lower server's) to an ether port. */
-  constructor(private readonly stack: Stack, private readonly ports: (path: string) => EtherPort | null | Promise<EtherPort | null>) {
+  /**
+   * `ports` resolves a device path (/net/ether0, ether0, or a lower server's) to an ether port;
+   * `dhcp` carries the `dhcp [release]` verb (DHCP on the interface).
+   */
+  constructor(
+    private readonly stack: Stack,
+    private readonly ports: (path: string) => EtherPort | null | Promise<EtherPort | null>,
+    private readonly dhcp?: (ifc: Ifc, args: string[]) => void,
+  ) {
     this.slots.push({ index: 0, refs: 0, ifc: stack.loopback, port: null });
   }
 
@@ -172,6 +179,10 @@ export class StackIpifc implements IpifcSource {
         stackCall(() => { ifc.mtu = n - ifc.hsize; });
         return;
       }
+      case 'dhcp':
+        if (!this.dhcp) throw new NinepError('unsupported ctl');
+        this.dhcp(this.need(s), f.slice(1));
+        return;
       case 'iprouting':
         this.stack.forwarding = f.length < 2 || f[1] !== '0';
         return;

@@ -26,6 +26,8 @@ export type WireErrorReason =
   | 'bad header length'
   | 'bad length'
   | 'bad option'
+  | 'bad name'
+  | 'bad pointer'
   | 'unsupported';
 
 /** Every reason, in a fixed order (for stats tables). */
@@ -36,6 +38,8 @@ export const WIRE_ERROR_REASONS: readonly WireErrorReason[] = Object.freeze([
   'bad header length',
   'bad length',
   'bad option',
+  'bad name',
+  'bad pointer',
   'unsupported',
 ]);
 
@@ -54,8 +58,12 @@ export class WireError {
   static readonly badHeaderLength = new WireError('bad header length');
   /** A length field is inconsistent (e.g. IPv4 total length < header length). */
   static readonly badLength = new WireError('bad length');
-  /** A TCP option with an impossible or wrong length. */
+  /** A TCP, DHCP or DNS option with an impossible or wrong length. */
   static readonly badOption = new WireError('bad option');
+  /** A DNS name with a bad label type, a label over 63 bytes or over 255 bytes in all (RFC 1035 §2.3.4). */
+  static readonly badName = new WireError('bad name');
+  /** A DNS compression pointer that does not point back into the message (loops included; RFC 1035 §4.1.4). */
+  static readonly badPointer = new WireError('bad pointer');
   /** Well-formed but outside what this layer handles (e.g. non-Ethernet/IPv4 ARP). */
   static readonly unsupported = new WireError('unsupported');
 

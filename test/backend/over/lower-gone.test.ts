@@ -115,7 +115,7 @@ describe('the lower server goes away', () => {
       await six.ctl.close();
 
       // The upper server still answers: its tree, cs (translating itself now), stats.
-      expect((await c.ls('/')).map((d) => d.name)).toEqual(['tcp', 'udp', 'cs']);
+      expect((await c.ls('/')).map((d) => d.name)).toEqual(['tcp', 'udp', 'ndb', 'cs', 'dns']);
       const cs = await c.open('/cs', ORDWR);
       await cs.write('tcp!127.0.0.1!80');
       expect((await cs.read(512, undefined, 0n)).toString()).toBe('/net/tcp/clone 127.0.0.1!80');

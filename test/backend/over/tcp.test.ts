@@ -66,7 +66,7 @@ describe('dial through the upper /net', () => {
     const c = await fx.client('alice');
     const { ctl, dir, n } = await clone(c);
     const ls = await c.ls('/');
-    expect(ls.map((d) => d.name)).toEqual(['tcp', 'udp', 'cs']);
+    expect(ls.map((d) => d.name)).toEqual(['tcp', 'udp', 'ndb', 'cs', 'dns']);
     expect((await c.stat(`${dir}/ctl`)).uid).toBe('alice');
     // Nothing below yet: the lower conversation is opened by the connect.
     expect(fx.over.tcp.status(fx.over.tcpDir.convs[n]!)).toMatch(/^Closed /);

@@ -49,7 +49,7 @@ async function clone(c: Client, proto: string): Promise<{ n: string; ctl: File }
 
 describe('/net over our stack', () => {
   it('lists the Plan 9 files', async () => {
-    expect((await a.c.ls('/')).map((d) => d.name)).toEqual(['tcp', 'udp', 'ipifc', 'icmp', 'arp', 'iproute', 'ether0', 'cs']);
+    expect((await a.c.ls('/')).map((d) => d.name)).toEqual(['tcp', 'udp', 'ipifc', 'icmp', 'arp', 'ndb', 'iproute', 'ether0', 'cs', 'dns']);
   });
 
   it('shows the interface in ipifc and its routes in iproute', async () => {
