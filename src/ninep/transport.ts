@@ -72,6 +72,11 @@ export function dial(a: Exclude<Address, { kind: 'stdio' }>): Promise<net.Socket
       s.off('error', reject);
       resolve(s);
     });
-    s.once('error', (e: NodeJS.ErrnoException) => reject(new Error(`dial ${formatAddress(a)}: ${e.code ?? e.message}`)));
+    s.once('error', (e: NodeJS.ErrnoException) => {
+      // The system error's code stays on the error, for callers that translate it.
+      const err: NodeJS.ErrnoException = new Error(`dial ${formatAddress(a)}: ${e.code ?? e.message}`);
+      if (e.code !== undefined) err.code = e.code;
+      reject(err);
+    });
   });
 }

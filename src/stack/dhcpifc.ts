@@ -7,9 +7,9 @@
  * holds 0.0.0.0 so that it accepts the server's unicast answers to an
  * address it does not have yet, as Plan 9's ipconfig does with `add 0 0`.
  * Unicast (RENEWING, RELEASE) goes from the leased address straight to the
- * MAC the server's answers came from (so a RELEASE at shutdown needs no
- * ARP exchange the address may not outlive), or through the UDP layer
- * when that is not known. ARP probes are written as frames; answers to
+ * server's MAC when the ARP cache knows it (we ask for it when a lease is
+ * bound, so a RELEASE at shutdown need not wait for ARP), else through the
+ * UDP layer, which resolves it. ARP probes are written as frames; answers to
  * them are seen through the stack's ARP observers (Stack.onArp), and a
  * server's MAC is what the ARP cache learnt for it.
  *
@@ -214,11 +214,12 @@ export class DhcpService implements TimerSource {
     ifc.transmit(frame);
   }
 
-  private probe(ifc: Ifc, ip: number): void {
+  /** An ARP request for `ip` from `sender` (0: an RFC 5227 probe). */
+  private probe(ifc: Ifc, ip: number, sender = 0): void {
     if (!ifc.bound) return;
     const frame = new Uint8Array(ETHERNET_HEADER_LEN + 28);
     writeEthernetHeader(frame, 0, MAC_BROADCAST, ifc.mac, ETHERTYPE_ARP);
-    emitArp({ op: 'request', senderMac: ifc.mac, senderIp: 0, targetMac: 0, targetIp: ip }, frame, ETHERNET_HEADER_LEN);
+    emitArp({ op: 'request', senderMac: ifc.mac, senderIp: sender, targetMac: 0, targetIp: ip }, frame, ETHERNET_HEADER_LEN);
     ifc.transmit(frame);
   }
 
@@ -241,6 +242,8 @@ export class DhcpService implements TimerSource {
         this.log(`dhcp: ${ifc.name}: default route through ${formatIpv4(gw)}: ${(e as Error).message}`);
       }
     }
+    // Learn the server's MAC now, so a RELEASE at shutdown need not wait for ARP.
+    if (lease.server !== lease.address && this.stack.arp.lookup(lease.server) < 0) this.probe(ifc, lease.server, lease.address);
     this.opts.onLease?.(ifc, lease);
   }
 

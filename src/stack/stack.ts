@@ -677,7 +677,7 @@ export class Stack implements StackCore, IfcOwner, ArpHost, ArpTableHost, ReasmH
     const raw = buf.length === IPV4_HEADER_LEN + r.options.length + r.payload.length
       ? buf
       : buf.subarray(0, IPV4_HEADER_LEN + r.options.length + r.payload.length);
-    const why = this.martian(r.src, r.dst);
+    const why = this.martian(r.src, r.dst, r.protocol);
     if (why !== null) {
       st.InAddrErrors++;
       this.drop('ipv4', why);
@@ -691,9 +691,13 @@ export class Stack implements StackCore, IfcOwner, ArpHost, ArpTableHost, ReasmH
    * (RFC 1122 §3.2.1.3: a host silently discards a datagram with an invalid
    * source; 127/8 never appears outside a host; RFC 1812 §5.3.7). Our own
    * broadcast and network addresses as a source are what a reflector attack
-   * uses: answering them would broadcast the answer.
+   * uses: answering them would broadcast the answer. The one exception is
+   * a host still learning its address (§3.2.1.3 (a)): UDP from exactly
+   * 0.0.0.0 to a broadcast address, which is how DHCP and BOOTP clients
+   * reach a server (RFC 2131 §4.1).
    */
-  private martian(src: number, dst: number): string | null {
+  private martian(src: number, dst: number, protocol: number): string | null {
+    if (src === 0 && protocol === IP_PROTO_UDP && (dst === IPV4_BROADCAST || this.isOurBroadcast(dst))) return null;
     if (linkSourceInvalid(src)) return 'martian source';
     // Only a source whose low host bits are all 0 or all 1 can be one of our
     // broadcast/network addresses: the self table is consulted for those alone.
@@ -704,6 +708,12 @@ export class Stack implements StackCore, IfcOwner, ArpHost, ArpTableHost, ReasmH
     }
     if (isLoopbackIp(dst)) return 'martian destination';
     return null;
+  }
+
+  /** One of our subnets' broadcast (or network) addresses, from the self table. */
+  private isOurBroadcast(ip: number): boolean {
+    const ss = this.self.get(ip);
+    return ss !== undefined && (ss.bits & RF_UNI) === 0;
   }
 
   /** A parsed datagram from `ifc`, from a link (martians already discarded) or the loopback queue. */

@@ -168,7 +168,7 @@ c.close()
   it("does not resolve a name only the host's resolver knows", async () => {
     const name = hostname();
     expect((await lookup(name)).address).toBeTruthy(); // the host knows it
-    expect(await errorOf(query('/cs', `tcp!${name}!80`))).toBe("can't translate address");
+    expect(await errorOf(query('/cs', `tcp!${name}!80`))).toBe("cs: can't translate address");
     expect(await query('/cs', 'tcp!localhost!80')).toEqual(['/net/tcp/clone 127.0.0.1!80']);
     expect(await query('/cs', `tcp!${SYS}!80`)).toEqual([`/net/tcp/clone ${/^ip=(\S+)/.exec(net.names.ndb.text())![1]}!80`]);
   }, 30_000);

@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hostNet } from '../../src/backend/host/backend.js';
 import { Server } from '../../src/ninep/server.js';
 import { netGate } from '../helpers/net-gate.js';
+import { closedTcpPort } from '../netfs/harness.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const runner = resolve(here, '../../../shared/clients/v9fs-run.sh');
@@ -29,6 +30,7 @@ describe.skipIf(gate.skip)('Linux v9fs against /net on host sockets', () => {
   const hosts: net.Server[] = [];
   let greetPort = 0;
   let silentPort = 0;
+  let refusedPort = 0;
   let work = '';
   let nbread = '';
 
@@ -53,6 +55,8 @@ describe.skipIf(gate.skip)('Linux v9fs against /net on host sockets', () => {
     });
     // Says nothing and keeps the connection open.
     silentPort = await hostServer((c) => c.on('error', () => {}));
+    // Bound, then released: nothing listens there.
+    refusedPort = await closedTcpPort();
     work = mkdtempSync(join(tmpdir(), '9net-v9fs-'));
     execFileSync('gcc', ['-static', '-nostdlib', '-Os', '-fno-stack-protector', '-fno-asynchronous-unwind-tables',
       '-Wl,--build-id=none', '-s', '-o', join(work, 'nbread'), join(here, 'nbread.c')]);
@@ -81,7 +85,7 @@ timeout 10 cat $M/tcp/$N/data; echo "cat rc=$?"
 exec 3<&-
 exec 4<>$M/tcp/clone
 read -r N2 <&4
-echo "connect 127.0.0.1!1" >&4; echo "refused rc=$?"
+echo "connect 127.0.0.1!${refusedPort}" >&4; echo "refused rc=$?"
 exec 4<&-
 exec 5<>$M/cs
 echo -n 'tcp!127.0.0.1!http' >&5

@@ -11,6 +11,7 @@
 import { NinepError } from '../../ninep/error.js';
 import { IP_STAT_NAMES, statsText } from '../../netfs/status.js';
 import type { IfcView, IpifcSource } from '../../netfs/ipifc.js';
+import { errnoToPlan9 } from '../../netfs/errors.js';
 import { parseIp, parseMask } from '../../netfs/ipaddr.js';
 import type { Ifc } from '../../stack/ifc.js';
 import type { Stack } from '../../stack/stack.js';
@@ -122,7 +123,8 @@ export class StackIpifc implements IpifcSource {
         };
         if (found instanceof Promise) {
           return found.then(bind, (e: unknown) => {
-            throw e instanceof NinepError ? e : new NinepError(`bind ether: ${(e as Error).message}`);
+            if (e instanceof NinepError) throw e;
+            throw new NinepError(`bind ether ${f[2]}: ${errnoToPlan9(e) ?? (e as Error).message}`);
           });
         }
         bind(found);

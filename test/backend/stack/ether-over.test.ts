@@ -23,6 +23,7 @@ import { Hub } from '../../../src/link/hub.js';
 import type { Link } from '../../../src/link/link.js';
 import { NinePEtherLink, REDIAL_MAX_MS, REDIAL_MIN_MS } from '../../../src/link/ninep-ether.js';
 import { Client } from '../../../src/ninep/client.js';
+import { closedTcpPort } from '../../netfs/harness.js';
 import type { File } from '../../../src/ninep/client.js';
 import { Server } from '../../../src/ninep/server.js';
 import { ORDWR } from '../../../src/ninep/types.js';
@@ -172,10 +173,11 @@ describe('a stack on another server\'s 9net ether0', () => {
       expect((await d.c.readFile(`/ipifc/${n}/status`)).toString()).toMatch(/^device \/net\/ether0 /);
       expect(await ping(d, '10.8.0.3')).toBe('10.8.0.3');
       await ctl.close();
+      const closed = await closedTcpPort();
       await expect((async () => {
         const x = await clone(d, 'ipifc');
-        try { await x.ctl.write('bind ether tcp!127.0.0.1!1!/ether0'); } finally { await x.ctl.close(); }
-      })()).rejects.toThrow(/bind ether: dial tcp!127.0.0.1!1: ECONNREFUSED/);
+        try { await x.ctl.write(`bind ether tcp!127.0.0.1!${closed}!/ether0`); } finally { await x.ctl.close(); }
+      })()).rejects.toThrow(`bind ether tcp!127.0.0.1!${closed}!/ether0: connection refused`);
     } finally {
       await stop(d);
     }
