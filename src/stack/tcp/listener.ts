@@ -7,10 +7,11 @@
  * turns it into a TcpConn that is handed to the listener.
  *
  * Bounds: `limboSize` entries in all (layer option) and `backlog` per
- * listener. On overflow the OLDEST half-open entry (of the listener when
- * its backlog is full, else of the whole limbo) is dropped silently, as
- * 9front does; no SYN cookies. Under a flood a legitimate client may need
- * to retransmit its SYN, but established connections are never affected.
+ * listener. When they are full (a SYN flood), a SYN is answered with a SYN
+ * cookie (syncookie.ts, RFC 4987 §3.6) and nothing is kept: the ACK that
+ * comes back recreates the connection, so legitimate clients complete
+ * during a flood. With cookies off (TcpLayerOptions.synCookies) the
+ * OLDEST half-open entry is dropped silently instead, as 9front does.
  *
  * The queue of calls waiting for the user (netfs's incall, Plan 9's
  * Maxincall) is the user's: `admit()` says whether it has room. While it

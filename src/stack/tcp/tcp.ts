@@ -27,6 +27,7 @@ import type { TcpRepr } from '../wire/tcp.js';
 import { TcpConn } from './conn.js';
 import type { ConnConfig, ConnHost } from './conn.js';
 import { IsnGenerator } from './isn.js';
+import { MAX_AGE as COOKIE_MAX_AGE, SynCookies } from './syncookie.js';
 import { SYNACK_RETRIES, TcpListener } from './listener.js';
 import type { LimboEntry, ListenerHost } from './listener.js';
 import { SegmentWriter } from './segment.js';
@@ -65,6 +66,15 @@ export class TcpLayer implements ConnHost, ListenerHost, TimerSource {
   private readonly limbo = new Map<number, LimboEntry[]>();
   private nlimbo = 0;
   private readonly isnGen: IsnGenerator;
+  private readonly synCookies: boolean;
+  private readonly cookies: SynCookies;
+  /** Our timestamp offset in cookie SYN-ACKs and the connections their ACKs make (one for all: cookies are stateless). */
+  private readonly cookieTsOffset: number;
+  /** When we last answered with a cookie: their ACKs are only looked at within a cookie's lifetime of it. */
+  private lastCookieAt = -Infinity;
+  /** SYN cookies sent, and connections made from their ACKs. */
+  cookiesSent = 0;
+  cookiesAccepted = 0;
   private readonly challengeLimit: number;
   private challengeSec = -1;
   /** Connections whose flush waits for the end of the current input batch (at most the table). */
@@ -101,6 +111,9 @@ export class TcpLayer implements ConnHost, ListenerHost, TimerSource {
     this.stats.MaxConn = this.maxConnections;
     this.stats.MaxSegment = 0xffff - 40;
     this.isnGen = new IsnGenerator(stack.rng);
+    this.synCookies = opts.synCookies ?? true;
+    this.cookies = new SynCookies(stack.rng);
+    this.cookieTsOffset = stack.rng.u32();
     this.subs = [
       stack.registerProtocol(IP_PROTO_TCP, {
         input: (ip, payload, ifc, now) => this.input(ip, payload, ifc, now),
@@ -373,6 +386,7 @@ export class TcpLayer implements ConnHost, ListenerHost, TimerSource {
     const f = seg.flags;
     if (f & TCP_RST) return;
     if (f & TCP_ACK) {
+      if ((f & TCP_SYN) === 0 && this.cookieAck(l, ip, seg, now)) return;
       this.resetFor(ip.dst, ip.src, seg, now);
       return;
     }
@@ -382,12 +396,32 @@ export class TcpLayer implements ConnHost, ListenerHost, TimerSource {
       this.listenOverflow();
       return;
     }
+    const full = l.limboCount >= l.backlog || this.nlimbo >= this.limboSize;
+    if (full && this.synCookies) {
+      // Half-open entries are full (a flood): the SYN-ACK carries the connection (syncookie.ts).
+      this.sendCookie(l, ip, seg, now);
+      return;
+    }
     // Limbo bounds: per listener (backlog), then overall; drop the oldest.
     if (l.limboCount >= l.backlog) this.evictOldest(l);
     if (this.nlimbo >= this.limboSize) this.evictOldest(null);
+    const e = this.halfOpen(l, ip, seg, now);
+    const key = e.localPort * 0x10000 + e.remotePort;
+    const list = this.limbo.get(key);
+    if (list === undefined) this.limbo.set(key, [e]);
+    else list.push(e);
+    this.nlimbo++;
+    l.limboCount++;
+    this.stats.PassiveOpens++;
+    this.sendSynAck(e, now);
+    this.stack.schedule(e.rtxAt);
+  }
+
+  /** What a SYN to `l` negotiates. */
+  private halfOpen(l: TcpListener, ip: Ipv4Repr, seg: TcpRepr, now: number): LimboEntry {
     const cfg = this.cfg;
     const la = ip.dst;
-    const e: LimboEntry = {
+    return {
       listener: l,
       localAddr: la,
       localPort: seg.dstPort,
@@ -408,15 +442,54 @@ export class TcpLayer implements ConnHost, ListenerHost, TimerSource {
       retries: 0,
       ackDropped: false,
     };
-    const key = e.localPort * 0x10000 + e.remotePort;
-    const list = this.limbo.get(key);
-    if (list === undefined) this.limbo.set(key, [e]);
-    else list.push(e);
-    this.nlimbo++;
-    l.limboCount++;
+  }
+
+  /** A stateless SYN-ACK whose ISS (and timestamp) encode the half-open connection. */
+  private sendCookie(l: TcpListener, ip: Ipv4Repr, seg: TcpRepr, now: number): void {
+    const e = this.halfOpen(l, ip, seg, now);
+    e.iss = this.cookies.iss(e.localAddr, e.localPort, e.remoteAddr, e.remotePort, e.irs, e.peerMss, now);
+    e.tsOffset = this.cookieTsOffset;
+    this.lastCookieAt = now;
+    this.cookiesSent++;
+    const ts = e.tsOk ? SynCookies.timestamp((Math.floor(now) + e.tsOffset) >>> 0, e.peerWscale, e.sackOk) : undefined;
+    this.sendSynAck(e, now, ts);
+  }
+
+  /**
+   * A bare ACK for a listener with no limbo entry: the ACK of a cookie
+   * SYN-ACK? Then the connection it encodes is made. False when it is no
+   * cookie of ours (the caller answers with RST).
+   */
+  private cookieAck(l: TcpListener, ip: Ipv4Repr, seg: TcpRepr, now: number): boolean {
+    if (!this.synCookies || now - this.lastCookieAt > COOKIE_MAX_AGE * 60_000) return false;
+    const p = this.cookies.check(ip.dst, seg.dstPort, ip.src, seg.srcPort, seg.seq, seg.ack, seg.tsVal !== null ? seg.tsEcr : null, now);
+    if (p === null) return false;
+    if (!l.admit()) {
+      // No room: drop it; the client's next segment carries the ACK again while the cookie lasts.
+      this.listenOverflow();
+      return true;
+    }
+    if (this.nconns >= this.maxConnections) {
+      this.resetFor(ip.dst, ip.src, seg, now, l.ttl, l.tos);
+      return true;
+    }
+    const e = this.halfOpen(l, ip, seg, now);
+    e.iss = (seg.ack - 1) >>> 0;
+    e.irs = (seg.seq - 1) >>> 0;
+    e.peerMss = p.mss;
+    e.peerWscale = this.cfg.windowScaling ? p.wscale : -1;
+    e.sackOk = this.cfg.sack && p.sackOk;
+    e.tsOk = this.cfg.timestamps && p.tsOk;
+    e.tsOffset = this.cookieTsOffset;
+    this.cookiesAccepted++;
     this.stats.PassiveOpens++;
-    this.sendSynAck(e, now);
-    this.stack.schedule(e.rtxAt);
+    const conn = new TcpConn(this, e.localAddr, e.localPort, e.remoteAddr, e.remotePort, e.mtu, {}, true, true);
+    conn.ttl = l.ttl;
+    conn.tos = l.tos;
+    this.add(conn);
+    conn.openPassive(e, now);
+    conn.input(seg, now);
+    return true;
   }
 
   private evictOldest(l: TcpListener | null): void {
@@ -479,7 +552,8 @@ export class TcpLayer implements ConnHost, ListenerHost, TimerSource {
     conn.input(seg, now);
   }
 
-  private sendSynAck(e: LimboEntry, now: number): void {
+  /** `tsVal`: the timestamp to send (a cookie's), else ours for `e`. */
+  private sendSynAck(e: LimboEntry, now: number, tsVal?: number): void {
     const w = this.writer;
     w.reset();
     w.srcPort = e.localPort;
@@ -498,7 +572,7 @@ export class TcpLayer implements ConnHost, ListenerHost, TimerSource {
     w.sackPermitted = e.sackOk;
     if (e.tsOk) {
       w.timestamps = true;
-      w.tsVal = (Math.floor(now) + e.tsOffset) >>> 0;
+      w.tsVal = tsVal ?? (Math.floor(now) + e.tsOffset) >>> 0;
       w.tsEcr = e.tsRecent;
     }
     w.prepare();

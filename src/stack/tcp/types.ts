@@ -70,6 +70,8 @@ export interface TcpLayerOptions {
   batchInput?: boolean;
   /** Challenge ACKs per second, RFC 5961 §7 (default 1000). */
   challengeAckLimit?: number;
+  /** Answer SYNs with SYN cookies (syncookie.ts) when a listener's half-open entries are full, instead of evicting the oldest (default true). */
+  synCookies?: boolean;
 }
 
 export interface TcpConnectOptions {
