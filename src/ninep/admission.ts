@@ -35,19 +35,30 @@ export interface AdmissionOptions {
   loginName?: (uid: number) => string | null;
 }
 
-/** The login name of a uid from /etc/passwd, or null. */
-export function passwdName(uid: number, file = '/etc/passwd'): string | null {
+/** The password file's (name, uid) pairs, bounded. */
+function passwd(file: string): { name: string; uid: number }[] {
   let text: string;
   try {
     text = readFileSync(file, 'utf8').slice(0, MAX_PASSWD);
   } catch {
-    return null;
+    return [];
   }
+  const out: { name: string; uid: number }[] = [];
   for (const line of text.split('\n')) {
     const f = line.split(':');
-    if (f.length >= 3 && Number(f[2]) === uid && f[2] !== '') return f[0] || null;
+    if (f.length >= 3 && f[0] && /^\d+$/.test(f[2]!)) out.push({ name: f[0], uid: Number(f[2]) });
   }
-  return null;
+  return out;
+}
+
+/** The login name of a uid from /etc/passwd, or null. */
+export function passwdName(uid: number, file = '/etc/passwd'): string | null {
+  return passwd(file).find((e) => e.uid === uid)?.name ?? null;
+}
+
+/** The uid of a login name from /etc/passwd, or null. */
+export function passwdUid(name: string, file = '/etc/passwd'): number | null {
+  return passwd(file).find((e) => e.name === name)?.uid ?? null;
 }
 
 /**
@@ -69,20 +80,6 @@ export function parseUsersMap(text: string, uidOf: (name: string) => number | nu
   return out;
 }
 
-/** The uid of a login name from /etc/passwd, or null. */
-export function passwdUid(name: string, file = '/etc/passwd'): number | null {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8').slice(0, MAX_PASSWD);
-  } catch {
-    return null;
-  }
-  for (const line of text.split('\n')) {
-    const f = line.split(':');
-    if (f.length >= 3 && f[0] === name && /^\d+$/.test(f[2]!)) return Number(f[2]);
-  }
-  return null;
-}
 
 export class Admission {
   private readonly names = new Map<number, string | null>();

@@ -483,13 +483,18 @@ export class TcpLayer implements ConnHost, ListenerHost, TimerSource {
     e.tsOffset = this.cookieTsOffset;
     this.cookiesAccepted++;
     this.stats.PassiveOpens++;
+    this.complete(l, e, seg, now);
+    return true;
+  }
+
+  /** The handshake of `e` completed with `seg`: the connection, handed to `l` by openPassive. */
+  private complete(l: TcpListener, e: LimboEntry, seg: TcpRepr, now: number): void {
     const conn = new TcpConn(this, e.localAddr, e.localPort, e.remoteAddr, e.remotePort, e.mtu, {}, true, true);
     conn.ttl = l.ttl;
     conn.tos = l.tos;
     this.add(conn);
     conn.openPassive(e, now);
     conn.input(seg, now);
-    return true;
   }
 
   private evictOldest(l: TcpListener | null): void {
@@ -544,12 +549,7 @@ export class TcpLayer implements ConnHost, ListenerHost, TimerSource {
       this.resetFor(e.localAddr, e.remoteAddr, seg, now, l.ttl, l.tos);
       return;
     }
-    const conn = new TcpConn(this, e.localAddr, e.localPort, e.remoteAddr, e.remotePort, e.mtu, {}, true, true);
-    conn.ttl = l.ttl;
-    conn.tos = l.tos;
-    this.add(conn);
-    conn.openPassive(e, now);
-    conn.input(seg, now);
+    this.complete(l, e, seg, now);
   }
 
   /** `tsVal`: the timestamp to send (a cookie's), else ours for `e`. */

@@ -92,47 +92,9 @@ describe('dial through the upper /net', () => {
     await waitFor(() => lc.refs === 0, 'the lower conversation closed');
   });
 
-  it('data opened before connect blocks, then reads what arrives (G7)', async () => {
-    const p = await peer();
-    const c = await fx.client();
-    const { ctl, dir } = await clone(c);
-    const data = await c.open(`${dir}/data`, ORDWR);
-    const r = data.read(100);
-    await ctl.write(`connect 127.0.0.1!${p.port}`);
-    const s = await p.accepted();
-    s.write('late');
-    expect((await r).toString()).toBe('late');
-    await data.close();
-    await ctl.close();
-  });
 });
 
 describe('errors pass through verbatim', () => {
-  it('connection refused, connection in use, address syntax and port errors', async () => {
-    const c = await fx.client();
-    const { ctl } = await clone(c);
-    const port = await closedTcpPort();
-    expect(await errorOf(ctl.write(`connect 127.0.0.1!${port}`))).toBe('connection refused');
-    expect(await errorOf(ctl.write(`connect 127.0.0.1!${echo.port}`))).toBe('connection in use');
-    expect(await errorOf(ctl.write('announce 0'))).toBe('connection in use');
-    await ctl.close();
-    const b = await clone(c);
-    expect(await errorOf(b.ctl.write('connect localhost!80'))).toBe('bad ip address syntax');
-    expect(await errorOf(b.ctl.write('connect 127.0.0.1'))).toBe('malformed address');
-    expect(await errorOf(b.ctl.write('connect 127.0.0.1!http'))).toBe('bad numeric port');
-    expect(await errorOf(b.ctl.write('connect a b c d'))).toBe('bad args to connect');
-    expect(await errorOf(b.ctl.write(''))).toBe('short control request');
-    // From the lower server: its protocol verbs and its idea of local addresses.
-    expect(await errorOf(b.ctl.write('bogus'))).toBe('unknown control request');
-    expect(await errorOf(b.ctl.write('keepalive'))).toBe('connection must be in Establised state');
-    expect(await errorOf(b.ctl.write('announce 192.0.2.254!80'))).toBe('not a local IP address');
-    expect(await readText(c, `/tcp/${(await b.ctl.read(64, undefined, 0n)).toString()}/status`)).toMatch(/^Closed /);
-    await b.ctl.close();
-    const z = await clone(c);
-    expect(await errorOf(z.ctl.write('connect 127.0.0.1!0'))).toBe('connection refused');
-    await z.ctl.close();
-  });
-
   it('a port announced twice is address in use (the lower decides)', async () => {
     const c = await fx.client();
     const a = await clone(c);
@@ -145,124 +107,9 @@ describe('errors pass through verbatim', () => {
     await a.ctl.close();
   });
 
-  it('announce * is for eve only: the upper checks its own users', async () => {
-    const c = await fx.client('alice');
-    const { ctl } = await clone(c);
-    expect(await errorOf(ctl.write('announce *'))).toBe('permission denied');
-    await ctl.close();
-    const e = await fx.client(EVE);
-    const a = await clone(e);
-    await a.ctl.write('announce *');
-    expect(await readText(e, `${a.dir}/status`)).toMatch(/^Listen /);
-    await a.ctl.close();
-  });
-});
-
-describe('announce, listen, accept', () => {
-  it('a call through the lower listen becomes an upper conversation', async () => {
-    const c = await fx.client('alice');
-    const a = await clone(c);
-    const P = await announce0(a.ctl, c, a.dir);
-    expect(await readText(c, `${a.dir}/remote`)).toBe('::!0\n');
-    expect(await readText(c, `${a.dir}/status`)).toMatch(/^Listen /);
-    const lp = c.open(`${a.dir}/listen`, ORDWR);
-    const client = await connectTo(P);
-    const lctl = await lp;
-    const M = Number((await lctl.read(64, undefined, 0n)).toString());
-    expect(M).not.toBe(a.n);
-    expect(lctl.qid.path).toBe((await c.stat(`/tcp/${M}/ctl`)).qid.path);
-    expect(await readText(c, `/tcp/${M}/local`)).toBe(`127.0.0.1!${P}\n`);
-    expect(await readText(c, `/tcp/${M}/remote`)).toBe(`127.0.0.1!${client.localPort}\n`);
-    expect(await readText(c, `/tcp/${M}/status`)).toMatch(/^Established /);
-    expect((await c.stat(`/tcp/${M}`)).uid).toBe('alice');
-    expect(await errorOf(lctl.write(`accept ${M}`))).toBe('unknown control request');
-    const data = await c.open(`/tcp/${M}/data`, ORDWR);
-    client.write('ping');
-    expect((await readFull(data, 4)).toString()).toBe('ping');
-    await data.write('pong');
-    expect((await readN(client, 4)).toString()).toBe('pong');
-    // A second call on the same announcement, queued before the listen.
-    const client2 = await connectTo(P);
-    await waitFor(() => fx.over.tcpDir.convs[a.n]!.incall.length === 1, 'the queued call');
-    const l2 = await c.open(`${a.dir}/listen`, ORDWR);
-    const M2 = Number((await l2.read(64, undefined, 0n)).toString());
-    expect(await readText(c, `/tcp/${M2}/remote`)).toBe(`127.0.0.1!${client2.localPort}\n`);
-    const ended = new Promise<void>((r) => client.once('end', () => r()));
-    await data.close();
-    await lctl.close();
-    await ended;
-    await l2.close();
-    await a.ctl.close();
-  });
-
-  it('hangup on the announce ctl wakes a pending listen with listen hungup, and later listens too', async () => {
-    const c = await fx.client();
-    const a = await clone(c);
-    await announce0(a.ctl, c, a.dir);
-    const lp = c.open(`${a.dir}/listen`, ORDWR);
-    await waitFor(() => fx.over.tcpDir.convs[a.n]!.listeners.length === 1, 'the pending listen');
-    await a.ctl.write('hangup');
-    expect(await errorOf(lp)).toBe('listen hungup');
-    expect(await errorOf(c.open(`${a.dir}/listen`, ORDWR))).toBe('listen hungup');
-    expect(await readText(c, `${a.dir}/status`)).toMatch(/^Closed /);
-    await a.ctl.close();
-  });
 });
 
 describe('end of a connection', () => {
-  it('peer FIN: the data, three 0-byte reads, then i/o on hungup channel; Close_wait still writes', async () => {
-    const p = await peer({ allowHalfOpen: true });
-    const c = await fx.client();
-    const { ctl, dir } = await clone(c);
-    await ctl.write(`connect 127.0.0.1!${p.port}`);
-    const data = await c.open(`${dir}/data`, ORDWR);
-    const s = await p.accepted();
-    s.end('last words');
-    expect((await readFull(data, 10)).toString()).toBe('last words');
-    for (let i = 0; i < 3; i++) expect((await data.read(100)).length).toBe(0);
-    expect(await errorOf(data.read(100))).toBe(Ehungup);
-    expect(await readText(c, `${dir}/status`)).toMatch(/^Close_wait /);
-    await data.write('still here');
-    expect((await readN(s, 10)).toString()).toBe('still here');
-    await data.close();
-    await ctl.close();
-  });
-
-  it('peer RST: reads give EOF, writes fail', async () => {
-    const p = await peer();
-    const c = await fx.client();
-    const { ctl, dir } = await clone(c);
-    await ctl.write(`connect 127.0.0.1!${p.port}`);
-    const data = await c.open(`${dir}/data`, ORDWR);
-    const s = await p.accepted();
-    s.resetAndDestroy();
-    for (let i = 0; i < 3; i++) expect((await data.read(100)).length).toBe(0);
-    expect(await errorOf(data.read(100))).toBe(Ehungup);
-    expect(await errorOf(data.write('x'))).toBe(Ehungup);
-    expect(await readText(c, `${dir}/status`)).toMatch(/^Closed /);
-    await data.close();
-    await ctl.close();
-  });
-
-  it('hangup ctl: RST to the peer, EOF to readers, writes fail, the conversation stays until closed', async () => {
-    const p = await peer();
-    const c = await fx.client();
-    const { ctl, dir, n } = await clone(c);
-    await ctl.write(`connect 127.0.0.1!${p.port}`);
-    const data = await c.open(`${dir}/data`, ORDWR);
-    const s = await p.accepted();
-    const reset = new Promise<string | undefined>((r) => s.once('error', (e: NodeJS.ErrnoException) => r(e.code)));
-    await ctl.write('hangup');
-    expect(await reset).toBe('ECONNRESET');
-    expect((await data.read(10)).length).toBe(0);
-    expect(await errorOf(data.write('x'))).toBe(Ehungup);
-    expect(await readText(c, `${dir}/status`)).toMatch(/^Closed /);
-    expect(fx.over.tcpDir.convs[n]!.refs).toBe(2);
-    await data.close();
-    await ctl.close();
-    expect(fx.over.tcpDir.convs[n]!.refs).toBe(0);
-  });
-
   it('last close sends FIN to the peer and frees the lower conversation', async () => {
     const p = await peer();
     const c = await fx.client();
@@ -280,64 +127,7 @@ describe('end of a connection', () => {
   });
 });
 
-describe('upper permissions', () => {
-  it('another upper user gets permission denied on alice\'s conversation; eve passes', async () => {
-    const alice = await fx.client('alice');
-    const bob = await fx.client('bob');
-    const eve = await fx.client(EVE);
-    const { ctl, dir } = await clone(alice);
-    await ctl.write(`connect 127.0.0.1!${echo.port}`);
-    expect(await errorOf(bob.open(`${dir}/data`, ORDWR))).toBe('permission denied');
-    expect(await errorOf(bob.open(`${dir}/ctl`, ORDWR))).toBe('permission denied');
-    expect(await errorOf(bob.open(`${dir}/data`, OREAD))).toBe('permission denied');
-    // Everyone may read local, remote, status.
-    expect(await readText(bob, `${dir}/remote`)).toBe(`127.0.0.1!${echo.port}\n`);
-    const ed = await eve.open(`${dir}/data`, ORDWR);
-    await ed.write('eve');
-    expect((await readFull(ed, 3)).toString()).toBe('eve');
-    await ed.close();
-    // All lower conversations belong to the one lower user, whoever the upper user is.
-    await ctl.close();
-  });
-});
-
 describe('flush', () => {
-  it('a blocked data read is flushed; nothing is lost', async () => {
-    const p = await peer();
-    const c = await fx.client();
-    const { ctl, dir } = await clone(c);
-    await ctl.write(`connect 127.0.0.1!${p.port}`);
-    const data = await c.open(`${dir}/data`, ORDWR);
-    const s = await p.accepted();
-    const ac = new AbortController();
-    const r = data.read(100, ac.signal);
-    ac.abort();
-    await expect(r).rejects.toBeInstanceOf(Interrupted);
-    s.write('after the flush');
-    expect((await readFull(data, 15)).toString()).toBe('after the flush');
-    await data.close();
-    await ctl.close();
-  });
-
-  it('a blocked listen is flushed; the announcement still takes calls', async () => {
-    const c = await fx.client();
-    const a = await clone(c);
-    const P = await announce0(a.ctl, c, a.dir);
-    const ac = new AbortController();
-    const lp = c.open(`${a.dir}/listen`, ORDWR, ac.signal);
-    await waitFor(() => fx.over.tcpDir.convs[a.n]!.listeners.length === 1, 'the pending listen');
-    ac.abort();
-    await expect(lp).rejects.toBeInstanceOf(Interrupted);
-    expect(fx.over.tcpDir.convs[a.n]!.listeners.length).toBe(0);
-    const lp2 = c.open(`${a.dir}/listen`, ORDWR);
-    const client = await connectTo(P);
-    const lctl = await lp2;
-    const M = Number((await lctl.read(64, undefined, 0n)).toString());
-    expect(await readText(c, `/tcp/${M}/remote`)).toBe(`127.0.0.1!${client.localPort}\n`);
-    await lctl.close();
-    await a.ctl.close();
-  });
-
   it('a connect pending at the lower server is flushed there; the conversation stays in use', async () => {
     const stuck = await stuckListener();
     try {
@@ -405,13 +195,6 @@ describe('options and stats', () => {
     await ctl.close();
   });
 
-  it('stats: the upper\'s own 28 TCP counters', async () => {
-    const c = await fx.client();
-    const lines = (await readText(c, '/tcp/stats')).split('\n').filter((l) => l !== '');
-    expect(lines).toHaveLength(28);
-    expect(lines[0]).toBe('MaxConn: 1024');
-    expect(Number(/ActiveOpens: (\d+)/.exec(lines.join('\n'))![1])).toBeGreaterThan(0);
-  });
 });
 
 describe('bulk', () => {
