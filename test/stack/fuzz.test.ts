@@ -1,10 +1,16 @@
-// Seeded mutation fuzzing of a whole stack: ≥ 100 000 mutated frames
-// (ARP, ICMP, UDP, fragments, unknown protocols, ICMP errors) plus a flood
-// of random fragments, under advancing simulated time. The stack must never
-// throw, must keep every bound (reassembly bytes/datagrams, ARP entries and
-// held frames, loopback), must count what it drops, and must still answer
-// ping and reassemble afterwards.
+// Seeded mutation fuzzing of a whole stack over an in-memory link:
+// FUZZ_FRAMES mutated frames (default 100 000; bench/fuzz.mjs runs a
+// million) of ARP, ICMP, UDP, TCP to a listener and a connection,
+// fragments, unknown protocols and ICMP errors, plus a flood of random
+// fragments, under advancing simulated time. The stack must never throw,
+// must keep every bound (reassembly bytes/datagrams, ARP entries and held
+// frames, TCP connections and half-open entries), must count what it
+// drops, and must still answer ping and reassemble afterwards.
 import { describe, expect, it } from 'vitest';
+import { TcpLayer } from '../../src/stack/tcp/tcp.js';
+import { emitTcp, NO_SACK, parseTcp, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, tcpBufferLen } from '../../src/stack/wire/tcp.js';
+import type { TcpRepr } from '../../src/stack/wire/tcp.js';
+import { WireError } from '../../src/stack/wire/result.js';
 import { SeededRng } from '../../src/lib/rng.js';
 import { ARP_CACHE_SIZE, ARP_PENDING_TOTAL } from '../../src/stack/arp.js';
 import { REASM_MAX_BYTES, REASM_MAX_DATAGRAMS, REASM_TIMEOUT_MS } from '../../src/stack/ipv4.js';
@@ -25,9 +31,9 @@ import {
 
 const US = ip('10.0.0.1');
 const PEER = ip('10.0.0.2');
-const FRAMES = 100_000;
+const FRAMES = Number(process.env.FUZZ_FRAMES ?? 100_000);
 
-function seeds(): Uint8Array[] {
+function seeds(ourIss = 12345): Uint8Array[] {
   const e = (p: Uint8Array, dst = MAC_US) => ethFrame(dst, MAC_PEER, ETHERTYPE_IPV4, p);
   const udp = (dport: number, n: number) => ipPacket({ src: PEER, dst: US, protocol: 17 }, udpBytes(PEER, US, 4000, dport, pattern(n)));
   const big = udpBytes(PEER, US, 4000, 7, pattern(3000));
@@ -49,6 +55,29 @@ function seeds(): Uint8Array[] {
     frag(0, 1480, true),
     frag(1480, 2960, true),
     frag(2960, 3008, false),
+    ...tcpSeeds(ourIss).map((t) => e(ipPacket({ src: PEER, dst: US, protocol: 6 }, t))),
+  ];
+}
+
+/** TCP segments to port 80 (a listener) with valid checksums: SYN with options, ACK, data, FIN, RST. */
+function tcpSeeds(ourIss: number): Uint8Array[] {
+  const one = (p: Partial<TcpRepr>): Uint8Array => {
+    const r: TcpRepr = {
+      srcPort: 40000, dstPort: 80, seq: 1000, ack: 0, flags: 0, window: 65535, urgent: 0, mss: null, windowScale: null,
+      sackPermitted: false, sackBlocks: NO_SACK, tsVal: null, tsEcr: null, payload: new Uint8Array(0), ...p,
+    };
+    const b = new Uint8Array(tcpBufferLen(r));
+    emitTcp(r, b, 0, PEER, US);
+    return b;
+  };
+  return [
+    one({ flags: TCP_SYN, mss: 1460, windowScale: 7, sackPermitted: true, tsVal: 1, tsEcr: 0 }),
+    one({ flags: TCP_ACK, seq: 1001, ack: ourIss + 1 }),
+    one({ flags: TCP_ACK | TCP_PSH, seq: 1001, ack: ourIss + 1, payload: pattern(100) }),
+    one({ flags: TCP_ACK | TCP_PSH, seq: 1101, ack: ourIss + 1, payload: pattern(1400, 3) }),
+    one({ flags: TCP_ACK | TCP_FIN, seq: 1101, ack: ourIss + 1 }),
+    one({ flags: TCP_RST, seq: 1001 }),
+    one({ flags: TCP_SYN, srcPort: 40001, mss: 536 }),
   ];
 }
 
@@ -133,9 +162,21 @@ describe('stack fuzz', () => {
     const s = channelStack({ seed: 1234 });
     const { stack, link, clock } = s;
     stack.udp.open({ localPort: 7, onDatagram: () => {} });
+    const tcp = new TcpLayer(stack, { limboSize: 64, maxConnections: 256 });
+    tcp.listen({ localPort: 80, backlog: 16, onAccept: () => ({}) });
+    let maxConns = 0;
+    let maxLimbo = 0;
     stack.icmp.open({ port: 1, remoteAddr: PEER, onPacket: () => {} });
+    // One real handshake from 10.0.0.2:40000, so segments of the seeds reach a connection.
+    stack.arp.add(PEER, MAC_PEER);
+    link.inject(ethFrame(MAC_US, MAC_PEER, ETHERTYPE_IPV4, ipPacket({ src: PEER, dst: US, protocol: 6 }, tcpSeeds(0)[0]!)));
+    const synack = link.take().map(decode).find((d) => d.ip?.protocol === 6);
+    const t = synack ? parseTcp(synack.ip!.payload, US, PEER) : null;
+    const ourIss = t && !(t instanceof WireError) ? t.seq : 0;
     const rng = new SeededRng(0x5eed);
-    const base = seeds();
+    const base = seeds(ourIss);
+    link.inject(base[base.length - 6]!);
+    expect(tcp.size).toBe(1);
     let maxReasm = 0;
     let maxDgrams = 0;
     let maxArp = 0;
@@ -152,7 +193,12 @@ describe('stack fuzz', () => {
       if (stack.reassemblyDatagrams > maxDgrams) maxDgrams = stack.reassemblyDatagrams;
       if (stack.arp.size > maxArp) maxArp = stack.arp.size;
       if (stack.arp.pendingFrames > maxHeld) maxHeld = stack.arp.pendingFrames;
+      if (tcp.size > maxConns) maxConns = tcp.size;
+      if (tcp.limboCount > maxLimbo) maxLimbo = tcp.limboCount;
     }
+    expect(maxConns).toBeLessThanOrEqual(256);
+    expect(maxLimbo).toBeLessThanOrEqual(64);
+    expect(tcp.stats.InSegs).toBeGreaterThan(FRAMES / 50);
     expect(maxReasm).toBeLessThanOrEqual(REASM_MAX_BYTES);
     expect(maxReasm).toBeGreaterThan(REASM_MAX_BYTES / 2); // the flood did fill it
     expect(maxDgrams).toBeLessThanOrEqual(REASM_MAX_DATAGRAMS);
@@ -191,5 +237,6 @@ describe('stack fuzz', () => {
       );
     }
     expect(got).toEqual([pattern(2000, 9)]);
-  });
+    console.log(`fuzzstack: ${JSON.stringify({ frames: total, crashes: 0, drops: st.drops.total(), tcpSegments: tcp.stats.InSegs, maxReasmBytes: maxReasm, maxTcpConns: maxConns, peakRssMB: Math.round(process.memoryUsage().rss / 1e6) })}`);
+  }, 600_000);
 });
