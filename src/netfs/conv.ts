@@ -40,6 +40,8 @@ export interface Proto {
   readonly dataMode: 'stream' | 'datagram';
   /** Receive queue bound in bytes. */
   readonly rqLimit: number;
+  /** Local ports below 1024 are a privilege of the host (its sockets, 9net running as root): eve's only. */
+  readonly privilegedPorts?: boolean;
 
   /** Connect; resolve when established. The ctl write waits for it. */
   connect?(c: Conv, remote: RemoteSpec, local: LocalSpec | null, signal: Signal): Promise<void>;

@@ -195,7 +195,7 @@ export class ProtoDir {
         const c = this.allocate(req.user);
         if (!c) throw new NinepError(Enoconv);
         c.refs++;
-        return this.ctlFile(c);
+        return this.ctlFile(c, req.user);
       },
     );
   }
@@ -254,7 +254,7 @@ export class ProtoDir {
     switch (type) {
       case Q.ctl:
         this.incref(c, req.user);
-        return this.ctlFile(c);
+        return this.ctlFile(c, req.user);
       case Q.data:
         this.incref(c, req.user);
         return this.dataFile(c);
@@ -266,7 +266,7 @@ export class ProtoDir {
           clunk: () => this.decref(c),
         };
       case Q.listen:
-        return this.listen(c, req.signal);
+        return this.listen(c, req.user, req.signal);
       default:
         throw new NinepError(Eperm);
     }
@@ -284,12 +284,12 @@ export class ProtoDir {
   }
 
   /** The OpenFile a fid becomes for a conversation's ctl (also after clone and listen). */
-  private ctlFile(c: Conv): OpenFile {
+  private ctlFile(c: Conv, user: string): OpenFile {
     return {
       node: this.convFile(c, 'ctl', Q.ctl),
       read: (offset, count) => readSlice(Buffer.from(String(c.index)), offset, count),
       write: (_offset, data, signal) => {
-        const r = guarded(() => this.ctl(c, tokenize(ctlText(data)), signal));
+        const r = guarded(() => this.ctl(c, tokenize(ctlText(data)), signal, user));
         return r instanceof Promise ? r.then(() => data.length) : data.length;
       },
       clunk: () => this.decref(c),
@@ -306,11 +306,11 @@ export class ProtoDir {
     };
   }
 
-  private listen(c: Conv, signal: Signal): MaybePromise<OpenFile> {
+  private listen(c: Conv, user: string, signal: Signal): MaybePromise<OpenFile> {
     if (c.state !== 'Announced') throw new NinepError(Enotannounced);
     // devip: a listen on an announcement that was hung up fails at once.
     if (c.rq.isHungup) throw new NinepError(Elistenhungup);
-    const take = (call: Conv): OpenFile => this.ctlFile(call);
+    const take = (call: Conv): OpenFile => this.ctlFile(call, user);
     const ready = c.incall.shift();
     if (ready) {
       ready.queued = false;
@@ -345,12 +345,12 @@ export class ProtoDir {
 
   // ---- ctl ----
 
-  private ctl(c: Conv, f: string[], signal: Signal): MaybePromise<void> {
+  private ctl(c: Conv, f: string[], signal: Signal, user: string): MaybePromise<void> {
     if (f.length === 0) throw new NinepError('short control request');
     switch (f[0]) {
-      case 'connect': return this.connect(c, f, signal);
-      case 'announce': return this.announce(c, f, signal);
-      case 'bind': return this.bind(c, f, signal);
+      case 'connect': return this.connect(c, f, signal, user);
+      case 'announce': return this.announce(c, f, signal, user);
+      case 'bind': return this.bind(c, f, signal, user);
       case 'ttl': c.ttl = f.length > 1 ? clampInt(f[1]!, 0, 255, 255) : 255; return this.proto.option?.(c, f, signal);
       case 'tos': c.tos = f.length > 1 ? clampInt(f[1]!, 0, 255, 0) : 0; return this.proto.option?.(c, f, signal);
       case 'ignoreadvice': c.ignoreadvice = true; return this.proto.option?.(c, f, signal);
@@ -371,12 +371,14 @@ export class ProtoDir {
     return this.proto.option?.(c, f, signal);
   }
 
-  private connect(c: Conv, f: string[], signal: Signal): MaybePromise<void> {
+  private connect(c: Conv, f: string[], signal: Signal, user: string): MaybePromise<void> {
     if (f.length < 2 || f.length > 3) throw new NinepError('bad args to connect');
     if (!this.proto.connect) throw new NinepError('connect not supported');
     if (c.state !== 'Idle') throw new NinepError(Einuse);
     const remote = parseRemote(f[1]!);
     const local = f.length === 3 ? this.parseLocal(f[2]!) : null;
+    if (remote.restricted) this.checkPrivileged(600, user);
+    if (local) this.checkPrivileged(local.port, user);
     c.state = 'Connecting';
     c.raddr = remote.addr;
     c.rport = remote.port;
@@ -390,12 +392,13 @@ export class ProtoDir {
     });
   }
 
-  private announce(c: Conv, f: string[], signal: Signal): MaybePromise<void> {
+  private announce(c: Conv, f: string[], signal: Signal, user: string): MaybePromise<void> {
     if (f.length !== 2) throw new NinepError('bad args to announce');
     if (!this.proto.announce) throw new NinepError('announce not supported');
     if (c.state !== 'Idle') throw new NinepError(Einuse);
     const local = this.parseLocal(f[1]!);
     if (local.anyPort && c.owner !== this.ctx.eve) throw new NinepError(Eperm);
+    this.checkPrivileged(local.port, user);
     const was = { laddr: c.laddr, lport: c.lport };
     // A failed announce leaves the conversation as it was (9front checks
     // the port before it sets the local address).
@@ -419,12 +422,23 @@ export class ProtoDir {
     return p.then(() => { c.state = 'Announced'; }, undo);
   }
 
-  private bind(c: Conv, f: string[], signal: Signal): MaybePromise<void> {
+  private bind(c: Conv, f: string[], signal: Signal, user: string): MaybePromise<void> {
     if (f.length !== 2) throw new NinepError('bad args to bind');
     const local = this.parseLocal(f[1]!);
+    this.checkPrivileged(local.port, user);
     if (local.addr) c.laddr = local.addr;
     c.lport = local.port;
     return this.proto.bind?.(c, local, signal);
+  }
+
+  /**
+   * Ports below 1024 are the host's privilege where the transport is the
+   * host's own sockets and 9net runs as root (Proto.privilegedPorts): only
+   * the host owner may take them, so no attached user gets what only root
+   * has on that host.
+   */
+  private checkPrivileged(port: number, user: string): void {
+    if (port > 0 && port < 1024 && this.proto.privilegedPorts && user !== this.ctx.eve) throw new NinepError(Eperm);
   }
 
   /** `[A!]P[!r]` (devip setladdrport). */

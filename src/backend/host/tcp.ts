@@ -80,6 +80,8 @@ export class HostTcp implements Proto {
   readonly name = 'tcp';
   readonly dataMode = 'stream' as const;
   readonly rqLimit = RQ_LIMIT;
+  /** Run as root, the host's privileged ports are eve's only (netfs Proto). */
+  readonly privilegedPorts = process.getuid?.() === 0;
   dir!: ProtoDir;
   private readonly counters = new Map<string, number>();
   private readonly waitingCalls = new CallRoom();

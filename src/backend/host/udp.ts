@@ -78,6 +78,8 @@ export class HostUdp implements Proto {
   readonly name = 'udp';
   readonly dataMode = 'datagram' as const;
   readonly rqLimit = RQ_LIMIT;
+  /** Run as root, the host's privileged ports are eve's only (netfs Proto). */
+  readonly privilegedPorts = process.getuid?.() === 0;
   dir!: ProtoDir;
   private inDatagrams = 0;
   private inErrors = 0;

@@ -16,6 +16,7 @@ import {
   EVE, TcpPeer, clone, closedTcpPort, errorOf, readFull, readN, readText, startNet, stuckListener, tcpConnect, waitFor,
 } from '../../netfs/harness.js';
 import type { NetFixture } from '../../netfs/harness.js';
+import { netGate } from '../../helpers/net-gate.js';
 import { expectClosedData } from './scenarios.js';
 
 const Ehungup = 'i/o on hungup channel';
@@ -216,3 +217,23 @@ describe('a full conversation table', () => {
     }
   });
 });
+
+const rootGate = netGate({ root: true }, 'privileged ports as root');
+describe.skipIf(rootGate.skip)('ports below 1024 when 9net runs as root', () => {
+  it('are the host owner\'s: another user cannot announce, bind or connect from one (TCP and UDP)', async () => {
+    const c = await fx.client('alice');
+    for (const proto of ['tcp', 'udp']) {
+      const a = await clone(c, proto);
+      expect(await errorOf(a.ctl.write('announce 999'))).toBe('permission denied');
+      expect(await errorOf(a.ctl.write('bind 999'))).toBe('permission denied');
+      expect(await errorOf(a.ctl.write(`connect 127.0.0.1!${echo.port} 998`))).toBe('permission denied');
+      await a.ctl.close();
+    }
+    const e = await fx.client(EVE);
+    const x = await clone(e);
+    const r = await errorOf(x.ctl.write('announce 999'));
+    expect(['no error', 'address in use']).toContain(r);
+    await x.ctl.close();
+  });
+});
+rootGate.failIfRequired();
