@@ -15,6 +15,7 @@ const benches = [
   { file: 'tcp-conns.mjs', args: ['10000'] },
   { file: 'stacking.mjs', args: ['128'], root: true },
   { file: 'fuzz.mjs', args: ['1000000'] },
+  { file: 'partial-frames.mjs', args: ['1000'] },
 ];
 
 let failed = 0;
