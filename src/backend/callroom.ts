@@ -5,16 +5,15 @@
  *
  * Room comes back when a `listen` takes a call (ProtoDir.onCallTaken),
  * when `backlog` is raised, and when any conversation of the protocol is
- * closed (a full table has a free slot again). The first two concern one
- * announcement and retry it at once; a close is told to Proto.close before
- * netfs frees the conversation, so every waiting announcement retries
- * after the current event (setImmediate). One entry per announcement.
+ * freed (a full table has a free slot again: netfs says so with
+ * Proto.freed once it has freed it). The first two concern one
+ * announcement; a freed conversation retries every waiting one. One entry
+ * per announcement.
  */
 import type { Conv } from '../netfs/conv.js';
 
 export class CallRoom {
   private readonly waiting = new Map<Conv, () => void>();
-  private retryAll: ReturnType<typeof setImmediate> | null = null;
 
   /** `parent` has calls waiting below us; `retry` offers them again. */
   wait(parent: Conv, retry: () => void): void {
@@ -31,12 +30,9 @@ export class CallRoom {
     this.waiting.get(parent)?.();
   }
 
-  /** A conversation is being closed: retry every waiting announcement once it is free. */
-  closing(): void {
-    if (this.waiting.size === 0 || this.retryAll !== null) return;
-    this.retryAll = setImmediate(() => {
-      this.retryAll = null;
-      for (const retry of [...this.waiting.values()]) retry();
-    });
+  /** Conversations were freed (Proto.freed): every waiting announcement tries again. */
+  freed(): void {
+    for (const retry of [...this.waiting.values()]) retry();
   }
+
 }

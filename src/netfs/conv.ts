@@ -63,6 +63,8 @@ export interface Proto {
   writev?(c: Conv, parts: Uint8Array[], signal: Signal): MaybePromise<number>;
   /** The last reference went away: close the transport. */
   close(c: Conv): void;
+  /** Conversations were freed (after close): calls a transport holds below us may find one now. */
+  freed?(): void;
   /** The protocol still holds c (TCP Time_wait...): not recyclable yet. */
   inuse?(c: Conv): boolean;
   /** The status line. */

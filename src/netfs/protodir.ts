@@ -164,6 +164,8 @@ export class ProtoDir {
     this.hangupListeners(c);
     this.proto.close(c);
     this.finish(c);
+    // Free now: a transport holding calls below us for want of a conversation may offer one.
+    this.proto.freed?.();
   }
 
   private finish(c: Conv): void {

@@ -403,10 +403,13 @@ export class HostTcp implements Proto {
     return p.room.wait(signal).then(() => n, () => n);
   }
 
+  /** A freed conversation may be what a waiting call needs. */
+  freed(): void {
+    this.waitingCalls.freed();
+  }
+
   /** Last close: FIN, then discard whatever still arrives. */
   close(c: Conv): void {
-    // A free conversation may be what a waiting call needs.
-    this.waitingCalls.closing();
     const p = c.ptcl as TcpSock | null;
     if (!p) return;
     p.connecting?.destroy();

@@ -686,9 +686,12 @@ export class OverProto implements Proto {
 
   // ---- lifetime ----
 
+  /** A freed conversation may be what a waiting announcement needs. */
+  freed(): void {
+    this.waitingCalls.freed();
+  }
+
   close(c: Conv): void {
-    // A free conversation may be what a waiting announcement needs.
-    this.waitingCalls.closing();
     const st = c.ptcl as OverConv | null;
     if (!st || st.closed) return;
     st.closed = true;
