@@ -1,5 +1,5 @@
 // Shared helpers for benchmarks: child-process servers and timing.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import * as net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { dirname, resolve } from 'node:path';
@@ -46,4 +46,16 @@ export function fmt(n, digits = 0) {
 
 export function ratio(a, b) {
   return (a / b).toFixed(2);
+}
+
+/**
+ * Move a TAP's kernel side into a namespace (its file stays with whoever
+ * opened it) and configure it there: MTU, address CIDR, up (root).
+ */
+export function tapIntoNamespace(tap, ns, mtu, cidr) {
+  const ip = (...a) => execFileSync('ip', a, { stdio: 'pipe' });
+  ip('link', 'set', tap, 'netns', ns);
+  ip('-n', ns, 'link', 'set', tap, 'mtu', String(mtu));
+  ip('-n', ns, 'addr', 'add', cidr, 'dev', tap);
+  ip('-n', ns, 'link', 'set', tap, 'up');
 }

@@ -10,8 +10,10 @@ const here = dirname(fileURLToPath(import.meta.url));
 const benches = [
   { file: 'ninep-rtt.mjs', args: ['3'] },
   { file: 'tcp-bulk.mjs', args: ['1024'] },
+  { file: 'dial.mjs', args: ['1024', '3'] },
   { file: 'tap-drain.js', args: [], root: true },
   { file: 'tcp-peers.mjs', args: ['256'], root: true },
+  { file: 'dial-stack.mjs', args: ['256'], root: true },
   { file: 'tcp-conns.mjs', args: ['10000'] },
   { file: 'stacking.mjs', args: ['128'], root: true },
   { file: 'fuzz.mjs', args: ['1000000'] },

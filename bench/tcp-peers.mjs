@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { root } from './lib.mjs';
+import { root, tapIntoNamespace } from './lib.mjs';
 
 const MiB = 1024 * 1024;
 const total = Number(process.argv[2] ?? 256) * MiB;
@@ -91,10 +91,7 @@ async function ninenet(mtu, loss = 0) {
   const tcp = new TcpLayer(stack, { batchInput: process.env.BATCH !== '0' });
   sh('ip', 'netns', 'add', ns);
   cleanups.push(() => spawnSync('ip', ['netns', 'del', ns]));
-  sh('ip', 'link', 'set', tap, 'netns', ns);
-  sh('ip', '-n', ns, 'link', 'set', tap, 'mtu', String(mtu));
-  sh('ip', '-n', ns, 'addr', 'add', '10.97.0.1/24', 'dev', tap);
-  sh('ip', '-n', ns, 'link', 'set', tap, 'up');
+  tapIntoNamespace(tap, ns, mtu, '10.97.0.1/24');
   const ip = (s) => s.split('.').reduce((a, x) => ((a << 8) | Number(x)) >>> 0, 0);
   stack.addInterface(link, 'ether0').addAddress(ip('10.97.0.2'), 24);
   const res = {};

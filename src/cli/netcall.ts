@@ -20,7 +20,6 @@ export async function csQuery(c: Client, dialstring: string): Promise<{ clone: s
     cs = await c.open('/cs', ORDWR);
   } catch {
     const i = dialstring.indexOf('!');
-    if (i < 0) throw new NinepError(`bad dial string: ${dialstring}`);
     return [{ clone: `/net/${dialstring.slice(0, i)}/clone`, addr: dialstring.slice(i + 1) }];
   }
   try {
@@ -37,8 +36,8 @@ export async function csQuery(c: Client, dialstring: string): Promise<{ clone: s
   }
 }
 
-/** The clone file's path in the served tree: cs answers /net/..., our root is /net. */
-function servedPath(clone: string): string {
+/** A path in the served tree: cs answers /net/... (and users write /net/cs), our root is /net. */
+export function servedPath(clone: string): string {
   return clone.replace(/^\/net(\/|$)/, '/');
 }
 
@@ -49,37 +48,72 @@ async function openConv(c: Client, clone: string): Promise<{ dir: string; ctl: F
   return { dir, ctl };
 }
 
-/** dial(2): try each cs answer in turn; the first that connects wins. */
+/**
+ * A dial string must name a network (`net!host!service`); the common
+ * mistake `host:port` gets the spelling it meant.
+ */
+export function checkDialString(ds: string): void {
+  if (ds.includes('!')) return;
+  const m = /^\[?([^\]]*?)\]?:(\w+)$/.exec(ds);
+  const hint = m ? `tcp!${m[1]}!${m[2]}` : `tcp!${ds || 'host'}!port`;
+  throw new NinepError(`bad dial string ${ds}: use tcp!host!port (here ${hint})`);
+}
+
+/**
+ * dial(2): try each cs answer in turn; the first that connects wins. A
+ * failure names the dial string, and the addresses tried when cs
+ * translated it into something else.
+ */
 export async function dial(c: Client, dialstring: string): Promise<Call> {
-  const answers = await csQuery(c, dialstring);
+  checkDialString(dialstring);
+  let answers: { clone: string; addr: string }[];
+  try {
+    answers = await csQuery(c, dialstring);
+  } catch (e) {
+    throw new NinepError(`dial ${dialstring}: ${(e as Error).message}`);
+  }
   let err: Error = new NinepError(`can't translate address`);
+  const tried: string[] = [];
   for (const a of answers) {
-    const { dir, ctl } = await openConv(c, a.clone);
+    tried.push(a.addr);
+    let conv: { dir: string; ctl: File };
     try {
-      await ctl.write(`connect ${a.addr}`);
-      const data = await c.open(`${dir}/data`, ORDWR);
-      return { dir, ctl, data };
+      conv = await openConv(c, a.clone);
     } catch (e) {
-      await ctl.close();
+      err = e as Error;
+      continue;
+    }
+    try {
+      await conv.ctl.write(`connect ${a.addr}`);
+      const data = await c.open(`${conv.dir}/data`, ORDWR);
+      return { dir: conv.dir, ctl: conv.ctl, data };
+    } catch (e) {
+      await conv.ctl.close();
       err = e as Error;
     }
   }
-  throw err;
+  const same = tried.length === 1 && dialstring.endsWith(`!${tried[0]}`);
+  const via = tried.length === 0 || same ? '' : ` (tried ${tried.join(', ')})`;
+  throw new NinepError(`dial ${dialstring}: ${err.message}${via}`);
 }
 
 /** announce(2): the first cs answer; returns the announcement's ctl and dir. */
 export async function announce(c: Client, dialstring: string): Promise<{ dir: string; ctl: File }> {
-  if (!dialstring.includes('!')) throw new NinepError(`bad dial string: ${dialstring}`);
-  const [a] = await csQuery(c, dialstring);
-  if (!a) throw new NinepError(`can't translate address`);
-  const conv = await openConv(c, a.clone);
+  checkDialString(dialstring);
   try {
-    await conv.ctl.write(`announce ${a.addr}`);
+    const [a] = await csQuery(c, dialstring);
+    if (!a) throw new NinepError(`can't translate address`);
+    const conv = await openConv(c, a.clone);
+    try {
+      await conv.ctl.write(`announce ${a.addr}`);
+    } catch (e) {
+      await conv.ctl.close();
+      throw e;
+    }
+    return conv;
   } catch (e) {
-    await conv.ctl.close();
-    throw e;
+    throw new NinepError(`announce ${dialstring}: ${(e as Error).message}`);
   }
-  return conv;
 }
 
 /** listen(2) + accept(2): wait for a call on an announcement, open its data. */

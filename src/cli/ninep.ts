@@ -4,7 +4,7 @@ import type { Client } from '../ninep/client.js';
 import { createInterface } from 'node:readline';
 import type { Dir } from '../ninep/types.js';
 import { DMDIR, OREAD, ORDWR, OTRUNC, OWRITE } from '../ninep/types.js';
-import { addressHelp, connect, die } from './common.js';
+import { clientOptions, connect, die } from './common.js';
 import type { ClientFlags } from './common.js';
 
 /** plan9port's %M (dirmodefmt). */
@@ -64,12 +64,9 @@ async function readStdin(): Promise<Buffer[]> {
 }
 
 export function addNinep(program: Command): void {
-  const cmd = program
+  const cmd = clientOptions(program
     .command('9p')
-    .description('talk 9P to a server, as plan9port 9p(1)')
-    .option('-a, --address <addr>', addressHelp)
-    .option('-A, --aname <aname>', 'attach name', '')
-    .option('-u, --user <name>', 'user name to attach as (default: $USER)');
+    .description('talk 9P to a server, as plan9port 9p(1)'));
   const flags = (): ClientFlags => cmd.opts<ClientFlags>();
   /** Connect, run fn with the client, hang up; any error is one line and exit 1. */
   const run = (fn: (c: Client) => Promise<void>) => async () => {

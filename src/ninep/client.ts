@@ -11,13 +11,20 @@
  * reserved until Rflush. If the original reply arrives first the call
  * resolves with it (its effects happened); otherwise it rejects with
  * Interrupted.
+ *
+ * Streams (ReadWindow, WriteWindow): a bounded window of Treads or Twrites
+ * kept in flight on one open file, answered in the order sent, so a copy
+ * through a conversation's data file is not one round trip per iounit.
+ * The server takes requests on a fid in the order they arrive (a Plan 9
+ * stream queue serves readers and writers in order), so the data comes
+ * back, and goes out, in order.
  */
 import type { Readable, Writable } from 'node:stream';
 import { decode, encode } from './codec.js';
 import { decodeDirEntries } from './stat.js';
 import { FrameReader } from './framer.js';
 import { Interrupted, NinepError } from './error.js';
-import { dial, parseAddress } from './transport.js';
+import { dial, parseAddress, sysText } from './transport.js';
 import type { Address } from './transport.js';
 import {
   IOHDRSZ, MAXWELEM, MsgType, NOFID, NOTAG, OREAD, OTRUNC, OWRITE, VERSION_9P2000, VERSION_9P2000U, nochangeDir,
@@ -25,7 +32,7 @@ import {
 import type { Dialect, Dir, Qid, RMessage, Rread, Rstat, Rwalk, Rwrite, Ropen, Rattach, Rversion, TMessage } from './types.js';
 
 export interface ClientOptions {
-  /** Proposed msize (default 64 KiB + IOHDRSZ). */
+  /** Proposed msize (default DEFAULT_MSIZE); the server may lower it. */
   msize?: number;
   version?: Dialect;
   uname?: string;
@@ -33,6 +40,13 @@ export interface ClientOptions {
 }
 
 export const Ehungup = 'i/o on hungup channel';
+
+/** The msize a client proposes unless told otherwise: 64 KiB of data per message. */
+export const DEFAULT_MSIZE = 65536 + IOHDRSZ;
+/** Requests a ReadWindow or WriteWindow keeps in flight unless told otherwise. */
+export const DEFAULT_WINDOW = 8;
+/** Most requests one window may keep in flight (the server runs 1 024 per connection). */
+export const MAX_WINDOW = 64;
 
 /** size[4] type[1] tag[2] fid[4] offset[8] count[4] */
 const TWRITE_HEADER = 23;
@@ -75,8 +89,8 @@ export class Client {
     });
     input.on('close', () => this.hangup('connection closed'));
     input.on('end', () => this.hangup('connection closed'));
-    input.on('error', (e) => this.hangup(e.message));
-    output.on('error', (e) => this.hangup(e.message));
+    input.on('error', (e) => this.hangup(sysText(e)));
+    output.on('error', (e) => this.hangup(sysText(e)));
   }
 
   /** Dial a server address (`tcp!host!port`, `unix!/path`), negotiate and attach. */
@@ -94,7 +108,7 @@ export class Client {
 
   /** Negotiate and attach over an already connected stream pair. */
   static async over(input: Readable, output: Writable = input as unknown as Writable, opts: ClientOptions = {}): Promise<Client> {
-    const want = opts.msize ?? 65536 + IOHDRSZ;
+    const want = opts.msize ?? DEFAULT_MSIZE;
     const c = new Client(input, output, want, opts.version ?? VERSION_9P2000);
     const rv = (await c.rpcTagged({ type: MsgType.Tversion, tag: NOTAG, msize: want, version: c.dialect })) as Rversion;
     if (rv.msize > want || rv.msize < 256) throw c.fatal(`bad Rversion msize ${rv.msize}`);
@@ -423,5 +437,147 @@ export class File {
     if (this.closed) return;
     this.closed = true;
     await this.client.clunk(this.fid);
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** A window size within 1..MAX_WINDOW. */
+function windowSize(n: number): number {
+  return Math.max(1, Math.min(MAX_WINDOW, Math.floor(n)));
+}
+
+/**
+ * Reads of a stream file (a conversation's data: offsets are ignored) with
+ * up to `window` Treads of `count` bytes in flight, returned in the order
+ * they were sent. Holds at most window × count bytes of replies.
+ */
+export class ReadWindow {
+  private readonly inflight: Promise<Buffer>[] = [];
+  /** A 0-byte read or an error was returned, or stop() was called: no more Treads. */
+  private ended = false;
+  private stopped = false;
+  private readonly flush = new AbortController();
+  readonly window: number;
+  private readonly count: number;
+
+  constructor(private readonly file: File, window = DEFAULT_WINDOW, count = file.iounit) {
+    this.window = windowSize(window);
+    this.count = Math.max(1, Math.min(count, file.iounit));
+  }
+
+  private fill(): void {
+    while (!this.ended && this.inflight.length < this.window) {
+      const p = this.file.read(this.count, this.flush.signal);
+      // Settled in order by next(); a reply nobody waits for is not an unhandled rejection.
+      p.catch(() => {});
+      this.inflight.push(p);
+    }
+  }
+
+  /**
+   * The next reply's data in sending order: a 0-length Buffer at EOF (and
+   * ever after). A failed read rejects with its error and ends the window.
+   * After stop(), the replies that arrived before their Tflush are still
+   * returned, then EOF.
+   */
+  async next(): Promise<Buffer> {
+    this.fill();
+    const p = this.inflight.shift();
+    if (p === undefined) return EMPTY;
+    try {
+      const b = await p;
+      if (b.length === 0) this.end();
+      return b;
+    } catch (e) {
+      this.end();
+      if (this.stopped && e instanceof Interrupted) return EMPTY;
+      throw e;
+    }
+  }
+
+  /** End the window; reads still in flight are flushed (next() returns what they carried). */
+  stop(): void {
+    this.stopped = true;
+    this.end();
+    this.flush.abort();
+  }
+
+  /** No more Treads; at EOF or an error the reads sent after it are not the stream's data: flush them. */
+  private end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    if (this.stopped) return;
+    this.inflight.length = 0;
+    this.flush.abort();
+  }
+}
+
+/**
+ * Writes to a stream file with up to `window` Twrites of at most iounit
+ * bytes in flight, sent in order. A Twrite that fails or writes less than
+ * it carried fails the window: the data after it was already sent, so the
+ * stream cannot be resumed.
+ */
+export class WriteWindow {
+  private inflight = 0;
+  private failure: Error | null = null;
+  private readonly room: (() => void)[] = [];
+  readonly window: number;
+
+  constructor(private readonly file: File, window = DEFAULT_WINDOW) {
+    this.window = windowSize(window);
+  }
+
+  /** Whether a write has failed (its error is thrown by write and drain). */
+  get failed(): Error | null {
+    return this.failure;
+  }
+
+  /**
+   * Send data in iounit-sized Twrites; resolves once every piece is sent
+   * and the window has room again. The caller may reuse nothing of `data`
+   * until then.
+   */
+  async write(data: Uint8Array): Promise<void> {
+    const max = this.file.iounit;
+    for (let done = 0; done < data.length; done += max) {
+      while (this.inflight >= this.window && this.failure === null) await new Promise<void>((r) => this.room.push(r));
+      if (this.failure !== null) throw this.failure;
+      this.send(data.subarray(done, done + max));
+    }
+    if (this.failure !== null) throw this.failure;
+  }
+
+  /** Wait until every Twrite sent is answered; rejects with the first failure. */
+  async drain(): Promise<void> {
+    while (this.inflight > 0 && this.failure === null) await new Promise<void>((r) => this.room.push(r));
+    if (this.failure !== null) throw this.failure;
+  }
+
+  private send(chunk: Uint8Array): void {
+    const f = this.file;
+    const offset = f.offset;
+    f.offset += BigInt(chunk.length);
+    this.inflight++;
+    f.client.rpc<Rwrite>({ type: MsgType.Twrite, fid: f.fid, offset, data: chunk }).then(
+      (r) => {
+        if (r.count !== chunk.length) this.fail(new NinepError(r.count > chunk.length ? 'protocol error: Rwrite count larger than asked' : 'short write'));
+        this.answered();
+      },
+      (e: unknown) => {
+        this.fail(e instanceof Error ? e : new Error(String(e)));
+        this.answered();
+      },
+    );
+  }
+
+  private fail(e: Error): void {
+    this.failure ??= e;
+  }
+
+  private answered(): void {
+    this.inflight--;
+    for (const r of this.room.splice(0)) r();
   }
 }

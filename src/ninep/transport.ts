@@ -4,6 +4,7 @@
  */
 import { existsSync, lstatSync, unlinkSync } from 'node:fs';
 import * as net from 'node:net';
+import { getSystemErrorMap } from 'node:util';
 
 export type Address =
   | { kind: 'tcp'; host: string; port: number }
@@ -34,6 +35,12 @@ export function formatAddress(a: Address): string {
   }
 }
 
+/** A socket error as the system's text ("connection refused"), never Node's code. */
+export function sysText(e: NodeJS.ErrnoException): string {
+  const text = typeof e.errno === 'number' ? getSystemErrorMap().get(e.errno)?.[1] : undefined;
+  return text ?? e.message;
+}
+
 /** Listen for 9P connections; resolves once listening. */
 export function listen(a: Exclude<Address, { kind: 'stdio' }>, onConn: (s: net.Socket) => void): Promise<net.Server> {
   return new Promise((resolve, reject) => {
@@ -58,7 +65,7 @@ export function listen(a: Exclude<Address, { kind: 'stdio' }>, onConn: (s: net.S
         probe.once('error', () => { unlinkSync(a.path); start(); });
         return;
       }
-      reject(new Error(`listen ${formatAddress(a)}: ${e.code ?? e.message}`));
+      reject(new Error(`listen ${formatAddress(a)}: ${sysText(e)}`));
     };
     start();
   });
@@ -74,7 +81,7 @@ export function dial(a: Exclude<Address, { kind: 'stdio' }>): Promise<net.Socket
     });
     s.once('error', (e: NodeJS.ErrnoException) => {
       // The system error's code stays on the error, for callers that translate it.
-      const err: NodeJS.ErrnoException = new Error(`dial ${formatAddress(a)}: ${e.code ?? e.message}`);
+      const err: NodeJS.ErrnoException = new Error(`dial ${formatAddress(a)}: ${sysText(e)}`);
       if (e.code !== undefined) err.code = e.code;
       reject(err);
     });

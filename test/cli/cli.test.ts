@@ -4,83 +4,13 @@
  * plan9port-style `9p` subcommands, `dial` and `listen1` against it, their
  * --help, and one-line errors with a non-zero exit.
  */
-import { spawn } from 'node:child_process';
-import type { ChildProcessWithoutNullStreams } from 'node:child_process';
-import * as net from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-
-const MAIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
-const children = new Set<ChildProcessWithoutNullStreams>();
-const servers: net.Server[] = [];
-const sockets: net.Socket[] = [];
-
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function start(args: string[]): ChildProcessWithoutNullStreams {
-  const p = spawn(process.execPath, [MAIN, ...args], { stdio: 'pipe' });
-  children.add(p);
-  p.once('exit', () => children.delete(p));
-  return p;
-}
-
-/** Run 9net to completion with `input` on its standard input. */
-function run(args: string[], input = ''): Promise<Result> {
-  const p = start(args);
-  let stdout = '';
-  let stderr = '';
-  p.stdout.on('data', (b: Buffer) => { stdout += b.toString(); });
-  p.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
-  p.stdin.on('error', () => {});
-  p.stdin.end(input);
-  return new Promise((resolve) => p.once('close', (code) => resolve({ code, stdout, stderr })));
-}
-
-/** Wait for a line on a child's stderr matching re. */
-function stderrLine(p: ChildProcessWithoutNullStreams, re: RegExp): Promise<RegExpExecArray> {
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    const onData = (b: Buffer): void => {
-      buf += b.toString();
-      const m = re.exec(buf);
-      if (m) {
-        p.stderr.off('data', onData);
-        resolve(m);
-      }
-    };
-    p.stderr.on('data', onData);
-    p.once('exit', (code) => reject(new Error(`exited ${code} before printing ${re}: ${buf}`)));
-  });
-}
-
-async function localServer(onConn: (s: net.Socket) => void): Promise<number> {
-  const s = net.createServer((c) => {
-    c.on('error', () => {});
-    sockets.push(c);
-    onConn(c);
-  });
-  servers.push(s);
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  return (s.address() as net.AddressInfo).port;
-}
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
+import { cleanup, connectTo, freePort, localServer, run, start, startServer, stderrLine } from './harness.js';
 
 /** Connect to 127.0.0.1:port, send `send`, and collect what arrives until the server ends. */
 function converse(port: number, send: string, endAfterSend = false): Promise<string> {
   return new Promise((resolve, reject) => {
-    const s = net.connect(port, '127.0.0.1');
-    sockets.push(s);
+    const s = connectTo(port);
     let got = '';
     s.on('data', (b: Buffer) => { got += b.toString(); });
     s.once('connect', () => {
@@ -95,19 +25,10 @@ function converse(port: number, send: string, endAfterSend = false): Promise<str
 let A = '';
 
 beforeAll(async () => {
-  const serve = start(['serve', '-l', 'tcp!127.0.0.1!0']);
-  const m = await stderrLine(serve, /serving \/net \(host sockets\) on tcp!127\.0\.0\.1!(\d+)/);
-  expect(Number(m[1])).toBeGreaterThan(0);
-  A = `tcp!127.0.0.1!${m[1]}`;
+  A = (await startServer()).addr;
 });
 
-afterAll(async () => {
-  for (const s of sockets) s.destroy();
-  for (const s of servers) s.close();
-  const exits = [...children].map((p) => new Promise((r) => p.once('exit', r)));
-  for (const p of children) p.kill('SIGTERM');
-  await Promise.all(exits);
-});
+afterAll(cleanup);
 
 describe('9net 9p', () => {
   it('ls lists the root', async () => {
@@ -221,18 +142,8 @@ describe('9net listen1', () => {
 
   it('connects the call to the command\'s standard input', async () => {
     const port = await freePort();
-    const l = start(['listen1', '-a', A, `tcp!127.0.0.1!${port}`, '/bin/cat']);
-    // Without -v nothing is printed: wait until the port answers.
-    for (;;) {
-      const ok = await new Promise<boolean>((r) => {
-        const s = net.connect(port, '127.0.0.1');
-        s.once('connect', () => { s.destroy(); r(true); });
-        s.once('error', () => r(false));
-      });
-      if (ok) break;
-      if (l.exitCode !== null) throw new Error('listen1 exited');
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    const l = start(['listen1', '-v', '-a', A, `tcp!127.0.0.1!${port}`, '/bin/cat']);
+    await stderrLine(l, /announced/);
     expect(await converse(port, 'echo through cat\n', true)).toBe('echo through cat\n');
   });
 });
@@ -278,6 +189,6 @@ describe('usage', () => {
   it('a bad dial string is a one-line error', async () => {
     const r = await run(['dial', '-a', A, 'tcp!127.0.0.1!nosuchsvc']);
     expect(r.code).not.toBe(0);
-    expect(r.stderr).toBe("9net: cs: can't translate service\n");
+    expect(r.stderr).toBe("9net: dial tcp!127.0.0.1!nosuchsvc: can't translate service\n");
   });
 });
