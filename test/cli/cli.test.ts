@@ -189,6 +189,6 @@ describe('usage', () => {
   it('a bad dial string is a one-line error', async () => {
     const r = await run(['dial', '-a', A, 'tcp!127.0.0.1!nosuchsvc']);
     expect(r.code).not.toBe(0);
-    expect(r.stderr).toBe("9net: dial tcp!127.0.0.1!nosuchsvc: can't translate service\n");
+    expect(r.stderr).toBe("9net: dial tcp!127.0.0.1!nosuchsvc: cs: can't translate service\n");
   });
 });
