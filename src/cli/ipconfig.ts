@@ -10,8 +10,10 @@
  * class mask, libip defmask) or `mtu N`, and with -g a default route
  * `add 0 0 GW` to iproute, as ipconfig does for its primary interface.
  * remove writes `remove IP MASK` to each interface on DEVICE with that
- * address; unbind writes `unbind` to the interface on DEVICE. There is no
- * DHCP: add needs LOCAL.
+ * address; unbind writes `unbind` to the interface on DEVICE. add without
+ * LOCAL asks for the address by DHCP, as ipconfig does — through our
+ * stack's ipifc verb `dhcp` (the server runs the DHCP client; a server
+ * without it, e.g. the host backend, answers with an error).
  */
 import type { Command } from 'commander';
 import type { Client } from '../ninep/client.js';
@@ -88,7 +90,6 @@ async function ctl(c: Client, path: string, msg: string): Promise<void> {
 }
 
 async function doadd(c: Client, mpoint: string, conf: Conf, o: IpconfigFlags): Promise<void> {
-  if (!conf.laddr) throw new Error('no address given (9net ipconfig does no DHCP)');
   const ipifc = servedPath(`${mpoint}/ipifc`);
   if (!(await c.stat(ipifc).then(() => true, () => false))) throw new Error(`no ip stack bound onto ${mpoint}`);
   // binddevice: a new interface on the medium, its ctl kept while configuring.
@@ -97,6 +98,11 @@ async function doadd(c: Client, mpoint: string, conf: Conf, o: IpconfigFlags): P
   try {
     const bind = `bind ${conf.type} ${conf.dev}`;
     await cfd.write(bind).catch((e: unknown) => { throw new Error(`${mpoint}/ipifc/clone: ${bind}: ${message(e)}`); });
+    if (!conf.laddr) {
+      // No address: DHCP, by the server's client; the lease shows in /net/ndb when it comes.
+      await cfd.write('dhcp').catch((e: unknown) => { throw new Error(`${mpoint}/ipifc/clone: dhcp: ${message(e)}`); });
+      return;
+    }
     // ip4cfg
     let add = `add ${conf.laddr} ${conf.mask ?? defmask(conf.laddr)}`;
     if (conf.raddr) add += ` ${conf.raddr}${o.m ? ` ${o.m}` : ''}`;
@@ -108,7 +114,7 @@ async function doadd(c: Client, mpoint: string, conf: Conf, o: IpconfigFlags): P
   } finally {
     await cfd.close().catch(() => {});
   }
-  if (o.g) await ctl(c, servedPath(`${mpoint}/iproute`), `add 0 0 ${o.g}`);
+  if (o.g && conf.laddr) await ctl(c, servedPath(`${mpoint}/iproute`), `add 0 0 ${o.g}`);
 }
 
 async function doremove(c: Client, mpoint: string, conf: Conf): Promise<void> {
@@ -132,7 +138,7 @@ async function dounbind(c: Client, mpoint: string, conf: Conf): Promise<void> {
 export function addIpconfig(program: Command): void {
   const cmd = program
     .command('ipconfig')
-    .description('Plan 9\'s ip/ipconfig for a static address: bind an interface, add or remove an address, unbind')
+    .description('Plan 9\'s ip/ipconfig: bind an interface, add or remove an address (none: DHCP), unbind')
     .argument('[args...]', '[MEDIUM [DEVICE]] [add|remove|unbind] [LOCAL [MASK [REMOTE]]]');
   clientOptions(cmd)
     .option('-g <gateway>', 'with add: the default route through this gateway')
