@@ -19,10 +19,10 @@
  */
 import type { SendResult } from './core.js';
 import type { Icmp6Advice, Ip6Core, Ip6PayloadWriter, Ip6SendOptions, Ipv6Delivery } from './core6.js';
-import { Einuse, Enoports, StackError } from './error.js';
-import { RateLimiter } from './icmp.js';
+import { Enoports, StackError } from './error.js';
+import { ICMP_MAX_ENDPOINTS, ICMP_RATE_BURST, ICMP_RATE_PER_SEC, RateLimiter } from './icmp.js';
 import type { Ifc } from './ifc.js';
-import { allocEphemeral } from './ports.js';
+import { claimPort } from './ports.js';
 import { get16 } from './wire/bytes.js';
 import {
   emitIcmpv6,
@@ -45,11 +45,8 @@ import { formatIpv6, ip6IsMulticast, ip6IsUnspecified } from './wire/ipv6addr.js
 import { IPV6_HEADER_LEN, IPV6_MIN_MTU, IPV6_NH, PARAM_UNRECOGNIZED_OPTION } from './wire/ipv6.js';
 import { WireError } from './wire/result.js';
 
-/** Token bucket for the errors we originate (RFC 4443 §2.4 (f)). */
-export const ICMP6_RATE_BURST = 50;
-export const ICMP6_RATE_PER_SEC = 100;
-/** Bound on ICMPv6 conversations. */
-export const ICMP6_MAX_ENDPOINTS = 1024;
+/** Errors we originate share ICMPv4's token bucket size and rate (RFC 4443 §2.4 (f)); conversations its bound. */
+export { ICMP_MAX_ENDPOINTS as ICMP6_MAX_ENDPOINTS, ICMP_RATE_BURST as ICMP6_RATE_BURST, ICMP_RATE_PER_SEC as ICMP6_RATE_PER_SEC };
 
 /** icmp6.c's counters (statnames6), in its order, for /net/icmpv6/stats. */
 export const ICMP6_STAT_NAMES = [
@@ -188,12 +185,12 @@ export class Icmpv6Layer {
   readonly stats = newIcmp6Stats();
   private readonly eps = new Map<number, Icmp6Endpoint>();
   private readonly writer = new Icmp6Writer();
-  private readonly limiter = new RateLimiter(ICMP6_RATE_BURST, ICMP6_RATE_PER_SEC);
+  private readonly limiter = new RateLimiter(ICMP_RATE_BURST, ICMP_RATE_PER_SEC);
 
   /** @internal created by the IPv6 layer, which sets `nd`. */
   constructor(private readonly core: Ip6Core, private readonly nd: NdHandler) {}
 
-  /** Conversations open (≤ ICMP6_MAX_ENDPOINTS). */
+  /** Conversations open (≤ ICMP_MAX_ENDPOINTS). */
   get size(): number {
     return this.eps.size;
   }
@@ -203,16 +200,8 @@ export class Icmpv6Layer {
    * @throws StackError `address in use`, `no ports available`
    */
   open(opts: { port?: number; remote?: Ip6; onPacket: Icmp6Receiver; onAdvice?: (a: Icmp6Advice) => void }): Icmp6Endpoint {
-    if (this.eps.size >= ICMP6_MAX_ENDPOINTS) throw new StackError(Enoports);
-    let port = opts.port ?? 0;
-    if (port === 0) {
-      port = allocEphemeral(this.core.rng, (p) => this.eps.has(p));
-      if (port < 0) throw new StackError(Enoports);
-    } else if (!Number.isInteger(port) || port < 1 || port > 0xffff) {
-      throw new StackError('bad numeric port');
-    } else if (this.eps.has(port)) {
-      throw new StackError(Einuse);
-    }
+    if (this.eps.size >= ICMP_MAX_ENDPOINTS) throw new StackError(Enoports);
+    const port = claimPort(this.core.rng, opts.port ?? 0, (p) => this.eps.has(p));
     const ep = new Icmp6Endpoint(this, port, opts.remote?.slice() ?? null, opts.onPacket, opts.onAdvice ?? null);
     this.eps.set(port, ep);
     return ep;

@@ -115,11 +115,7 @@ export class NeighborCache {
    */
   output(ifc: Ifc, ip: Ip6, frame: Uint8Array, now: number): boolean {
     const key = ip6Key(ip);
-    let e = this.map.get(key);
-    if (e !== undefined && e.ifc !== ifc) {
-      this.remove(e);
-      e = undefined;
-    }
+    let e = this.entryOn(ifc, key);
     if (e === undefined) {
       e = this.insert(key, ip, ifc, now);
       this.enter(e, 'INCOMPLETE', now);
@@ -156,11 +152,7 @@ export class NeighborCache {
    */
   learn(ifc: Ifc, ip: Ip6, mac: number, router: boolean, now: number): void {
     const key = ip6Key(ip);
-    let e = this.map.get(key);
-    if (e !== undefined && e.ifc !== ifc) {
-      this.remove(e);
-      e = undefined;
-    }
+    let e = this.entryOn(ifc, key);
     if (e === undefined) {
       e = this.insert(key, ip, ifc, now);
       e.mac = mac;
@@ -267,6 +259,14 @@ export class NeighborCache {
   /** Forgets every entry on `ifc` (or all). */
   flush(ifc?: Ifc): void {
     for (const e of [...this.map.values()]) if (ifc === undefined || e.ifc === ifc) this.remove(e);
+  }
+
+  /** The entry for `key` if it is on `ifc`; one on another interface is dropped (the neighbor moved). */
+  private entryOn(ifc: Ifc, key: Ip6Key): Entry | undefined {
+    const e = this.map.get(key);
+    if (e === undefined || e.ifc === ifc) return e;
+    this.remove(e);
+    return undefined;
   }
 
   private insert(key: Ip6Key, ip: Ip6, ifc: Ifc, now: number): Entry {

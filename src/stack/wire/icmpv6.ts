@@ -298,18 +298,11 @@ export function emitIcmpv6(r: Icmpv6Repr, out: Uint8Array, offset: number, src: 
   switch (r.kind) {
     case 'destUnreachable':
     case 'timeExceeded':
-      code = r.code;
-      put32(out, o + 4, r.unused);
-      placePayload(out, o + 8, r.data);
-      break;
     case 'packetTooBig':
-      code = r.code;
-      put32(out, o + 4, r.mtu);
-      placePayload(out, o + 8, r.data);
-      break;
     case 'paramProblem':
+    case 'other':
       code = r.code;
-      put32(out, o + 4, r.pointer);
+      put32(out, o + 4, r.kind === 'packetTooBig' ? r.mtu : r.kind === 'paramProblem' ? r.pointer : r.kind === 'other' ? r.rest : r.unused);
       placePayload(out, o + 8, r.data);
       break;
     case 'echoRequest':
@@ -374,11 +367,6 @@ export function emitIcmpv6(r: Icmpv6Repr, out: Uint8Array, offset: number, src: 
       out.set(r.target, o + 8);
       out.set(r.destination, o + 24);
       writeNdOptions(out, o + 40, r.options);
-      break;
-    case 'other':
-      code = r.code;
-      put32(out, o + 4, r.rest);
-      placePayload(out, o + 8, r.data);
       break;
   }
   out[o] = icmpv6Type(r);
