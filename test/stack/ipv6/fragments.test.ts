@@ -133,6 +133,13 @@ describe('IPv6 fragments and path MTU', () => {
     expect(h.sent().map((d) => d.icmp?.kind)).toEqual(['echoReply']);
   });
 
+  it('processes an atomic fragment (offset 0, M clear) as the datagram it holds (RFC 6946)', () => {
+    const h = ready();
+    injectPacket(h, frag(h.ll, 12, 0, false, echo(h.ll, 4, pattern(10))));
+    expect(h.sent().map((d) => d.icmp)).toMatchObject([{ kind: 'echoReply', seq: 4 }]);
+    expect(h.ip6.reassemblyDatagrams).toBe(0);
+  });
+
   it('answers a bad fragment length or an end past 65535 with Parameter Problem, an unfinished datagram after 60 s with Time Exceeded', () => {
     const h = ready();
     injectPacket(h, frag(h.ll, 9, 0, true, pattern(20)));

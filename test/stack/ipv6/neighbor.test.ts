@@ -152,4 +152,26 @@ describe('neighbor cache', () => {
       expect(r.eth.dst).toBe(MAC_PEER);
     }
   });
+
+  it('ignores redirects by default; with acceptRedirects follows one from the first-hop router (RFC 4861 §8)', () => {
+    for (const accept of [false, true]) {
+      const h = host6({ acceptRedirects: accept });
+      const ll = h.linkLocal();
+      h.clock.advance(20_000);
+      h.inject({ kind: 'routerAdvert', curHopLimit: 64, flags: 0, routerLifetime: 1800, reachableTime: 0, retransTimer: 0, options: [
+        { type: 'sourceLinkAddr', mac: MAC_PEER },
+        { type: 'prefix', prefixLen: 64, onLink: true, autonomous: true, reservedFlags: 0, validLifetime: 86400, preferredLifetime: 14400, prefix: A('fd00:9::') },
+      ] }, PEER_LL, A('ff02::1'));
+      h.clock.advance(2000);
+      h.sent();
+      const far = A('2001:db8::9');
+      const better = A('fe80::99');
+      h.inject({ kind: 'redirect', reserved: 0, target: better, destination: far, options: [{ type: 'targetLinkAddr', mac: 0x020000000099 }] }, PEER_LL, ll);
+      const ping = h.ip6.icmp.open({ onPacket: () => {} });
+      ping.sendEcho(1, new Uint8Array(4), far);
+      const [f] = h.sent();
+      expect(f!.eth.dst).toBe(accept ? 0x020000000099 : MAC_PEER);
+      expect(h.stack.stats.drops.get('nd', 'redirect ignored')).toBe(accept ? 0 : 1);
+    }
+  });
 });
