@@ -13,9 +13,9 @@
  *    (ICMP_RATE_BURST, ICMP_RATE_PER_SEC) driven by `now`.
  */
 import type { IcmpAdvice, IpPayloadWriter, SendResult, StackCore } from './core.js';
-import { Einuse, Enoports, Enotlocal, StackError } from './error.js';
+import { Enoports, Enotlocal, StackError } from './error.js';
 import type { Ifc } from './ifc.js';
-import { allocEphemeral } from './ports.js';
+import { claimPort } from './ports.js';
 import { DEFAULT_TTL } from './stats.js';
 import { EMPTY, get16 } from './wire/bytes.js';
 import { formatIpv4, fragField, IP_PROTO_ICMP, IPV4_HEADER_LEN, writeIpv4Header } from './wire/ipv4.js';
@@ -226,15 +226,7 @@ export class IcmpLayer {
     const la = (opts.localAddr ?? 0) >>> 0;
     this.checkLocal(la);
     if (this.eps.size >= ICMP_MAX_ENDPOINTS) throw new StackError(Enoports);
-    let port = opts.port ?? 0;
-    if (port === 0) {
-      port = allocEphemeral(this.core.rng, (p) => this.eps.has(p));
-      if (port < 0) throw new StackError(Enoports);
-    } else if (!Number.isInteger(port) || port < 1 || port > 0xffff) {
-      throw new StackError('bad numeric port');
-    } else if (this.eps.has(port)) {
-      throw new StackError(Einuse);
-    }
+    const port = claimPort(this.core.rng, opts.port ?? 0, (p) => this.eps.has(p));
     const ep = new IcmpEndpoint(this, port, la, (opts.remoteAddr ?? 0) >>> 0, opts.onPacket, opts.onAdvice ?? null);
     this.eps.set(port, ep);
     return ep;

@@ -5,6 +5,7 @@
  */
 import type { Rng } from '../lib/rng.js';
 import { rngRange } from '../lib/rng.js';
+import { Einuse, Enoports, StackError } from './error.js';
 
 export const EPHEMERAL_LO = 32768;
 export const EPHEMERAL_HI = 65535;
@@ -37,4 +38,20 @@ export const RESTRICTED_HI = 1023;
 export function allocRestricted(inUse: (port: number) => boolean): number {
   for (let p = RESTRICTED_LO; p <= RESTRICTED_HI; p++) if (!inUse(p)) return p;
   return -1;
+}
+
+/**
+ * The port a conversation asked for (0 or absent: an ephemeral one), as
+ * ICMP and ICMPv6 conversations take theirs.
+ * @throws StackError `no ports available`, `bad numeric port`, `address in use`
+ */
+export function claimPort(rng: Rng, want: number, inUse: (port: number) => boolean): number {
+  if (want === 0) {
+    const p = allocEphemeral(rng, inUse);
+    if (p < 0) throw new StackError(Enoports);
+    return p;
+  }
+  if (!Number.isInteger(want) || want < 1 || want > 0xffff) throw new StackError('bad numeric port');
+  if (inUse(want)) throw new StackError(Einuse);
+  return want;
 }

@@ -55,6 +55,7 @@ import type {
   StackCore,
   TimerSource,
 } from './core.js';
+import type { Ipv6Input } from './core6.js';
 import { Enotlocal, StackError } from './error.js';
 import { IcmpLayer } from './icmp.js';
 import { Ifc } from './ifc.js';
@@ -87,6 +88,7 @@ import {
   ethernetType,
   ETHERTYPE_ARP,
   ETHERTYPE_IPV4,
+  ETHERTYPE_IPV6,
   isMulticastMac,
   MAC_BROADCAST,
   writeEthernetHeader,
@@ -168,6 +170,8 @@ export class Stack implements StackCore, IfcOwner, ArpHost, ArpTableHost, ReasmH
   private readonly reasm: Reassembler;
   private readonly arpCache: ArpCache;
   private arpObservers: readonly ArpObserver[] = [];
+  /** Where IPv6 frames go (an Ipv6Layer, ipv6.ts), or null: dropped as an unhandled type. */
+  private ip6: Ipv6Input | null = null;
   private readonly frames = new FrameAllocator();
   private ifcs: Ifc[] = [];
   /** Self table: address → RF_UNI/RF_BCAST/RF_MCAST bits (fast input check). */
@@ -591,6 +595,7 @@ export class Stack implements StackCore, IfcOwner, ArpHost, ArpTableHost, ReasmH
     ifc.rxFrames++;
     if (type === ETHERTYPE_IPV4) this.ipInput(ifc, frame.subarray(ETHERNET_HEADER_LEN), group, this.clock.now());
     else if (type === ETHERTYPE_ARP) this.arpInput(ifc, frame.subarray(ETHERNET_HEADER_LEN), this.clock.now());
+    else if (type === ETHERTYPE_IPV6 && this.ip6 !== null) this.ip6.ipv6Input(ifc, frame.subarray(ETHERNET_HEADER_LEN), group, this.clock.now());
     else this.drop('ether', 'unhandled type');
   }
 
@@ -819,6 +824,13 @@ export class Stack implements StackCore, IfcOwner, ArpHost, ArpTableHost, ReasmH
     if (this.arpObservers.length >= MAX_ARP_OBSERVERS) throw new RangeError('too many ARP observers');
     this.arpObservers = [...this.arpObservers, fn];
     return { dispose: () => { this.arpObservers = this.arpObservers.filter((f) => f !== fn); } };
+  }
+
+  /** Sends EtherType 0x86dd frames to `input` (the IPv6 layer attaches itself); one at a time. */
+  attachIpv6(input: Ipv6Input): Disposable {
+    if (this.ip6 !== null) throw new Error('an IPv6 layer is attached already');
+    this.ip6 = input;
+    return { dispose: () => { if (this.ip6 === input) this.ip6 = null; } };
   }
 
   private arpInput(ifc: Ifc, buf: Uint8Array, now: number): void {
