@@ -1,6 +1,6 @@
 /**
  * Plan 9's dial(2), announce and listen, done with file operations on a
- * /net reached over 9P (plan9-net.md §13.2–§13.3).
+ * /net reached over 9P (libc/9sys/dial.c; libc/9sys/announce.c).
  */
 import type { Client, File } from '../ninep/client.js';
 import { NinepError } from '../ninep/error.js';

@@ -1,5 +1,5 @@
 /**
- * /net/arp (plan9-net.md §9): read the cache in 9front's format, one line
+ * /net/arp (9/ip/arp.c): read the cache in 9front's format, one line
  * per entry `%-6.6s %-4.4s %-40.40I %-16.16s %I` (medium, state, address,
  * MAC, interface address); write `add [medium] IP MAC [ifcIP]`, `del IP`,
  * `flush`, `garp IP`. Opening for write needs the host owner.

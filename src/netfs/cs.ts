@@ -1,5 +1,5 @@
 /**
- * The connection server, /net/cs (ndb/cs.c, plan9-net.md §12).
+ * The connection server, /net/cs (ndb/cs.c).
  *
  * Per open fid: write one query, then each read returns one answer (or as
  * much of it as fits; the next read continues it) without a newline, and

@@ -1,6 +1,6 @@
 /**
  * The error strings of /net, exactly as Plan 9 spells them (port/error.h,
- * 9/ip/devip.c, 9/ip/tcp.c, 9/ip/udp.c; plan9-net.md §14), and the one
+ * 9/ip/devip.c, 9/ip/tcp.c, 9/ip/udp.c; port/error.h, 9/ip/devip.c), and the one
  * boundary where what a backend threw becomes the client's error.
  *
  * A Proto (netfs/conv.ts) fails by throwing a NinepError with one of these

@@ -1,5 +1,5 @@
 /**
- * Plan 9 IP address text (libip eipfmt.c / parseip.c, plan9-net.md §1.2).
+ * Plan 9 IP address text (libip eipfmt.c, parseip.c).
  *
  * Every address is 16 bytes; IPv4 is the v4-mapped form ::ffff:a.b.c.d.
  * %I prints v4-mapped addresses as dotted quads, IPv6 with the longest run

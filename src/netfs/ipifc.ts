@@ -1,5 +1,5 @@
 /**
- * /net/ipifc (plan9-net.md §7): clone, stats, and N/{ctl,local,remote,status}
+ * /net/ipifc (9/ip/ipifc.c): clone, stats, and N/{ctl,local,remote,status}
  * per interface, with 9front's status and local formats.
  *
  * The interfaces come from an IpifcSource: the host's (read-only) or a

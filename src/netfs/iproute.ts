@@ -1,5 +1,5 @@
 /**
- * /net/iproute (plan9-net.md §8): read the routing table in 9front's 8-field
+ * /net/iproute (9/ip/iproute.c): read the routing table in 9front's 8-field
  * format `%-15I %-4M %-15I %-4s %4.4s %3s %-15I %-4M` (target, mask,
  * nexthop, flags, tag, interface, source, source mask); write `flush [tag]`,
  * `tag NAME` (default tag for adds through this open file), `add ...` and

@@ -1,6 +1,6 @@
 /**
  * A protocol directory, /net/<proto>, as 9front devip serves it
- * (plan9-net.md §3): clone, stats, and one directory per conversation with
+ * (9/ip/devip.c): clone, stats, and one directory per conversation with
  * ctl, data, err, listen, local, remote and status.
  *
  * Generic behaviour lives here: conversation allocation (lowest free),

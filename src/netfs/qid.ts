@@ -1,11 +1,11 @@
 /**
- * devip's qid packing (plan9-net.md §1.3; Plan 9's 9/ip/devip.c QID macros)
+ * devip's qid packing (Plan 9's 9/ip/devip.c QID macros)
  * and the qid spaces of the other /net parts above it.
  */
 import { QTDIR, QTFILE, qid } from '../ninep/types.js';
 import type { Qid } from '../ninep/types.js';
 
-/** devip qid types (plan9-net.md §1.3). */
+/** devip qid types (9/ip/devip.c). */
 export enum Q {
   topdir = 1, arp = 2, bootp = 3, ndb = 4, iproute = 5, ipselftab = 6, log = 7,
   protodir = 8, clone = 9, stats = 10, convdir = 11, ctl = 12, data = 13, err = 14,

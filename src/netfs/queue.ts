@@ -1,5 +1,5 @@
 /**
- * A conversation queue with Plan 9 qio semantics (plan9-net.md §3.5).
+ * A conversation queue with Plan 9 qio semantics (port/qio.c).
  *
  * Reads block while the queue is empty and not hung up, and return what is
  * there up to the count: in stream mode bytes coalesce across writes; in

@@ -1,5 +1,5 @@
 /**
- * The 52-byte header of /net/udp `headers` mode (plan9-net.md §5.3):
+ * The 52-byte header of /net/udp `headers` mode (9/ip/udp.c):
  * raddr[16] laddr[16] ifcaddr[16] rport[2] lport[2], addresses in Plan 9's
  * 16-byte form (IPv4 v4-mapped), ports big-endian. Every backend reads and
  * writes datagrams in it.
@@ -31,7 +31,7 @@ export function withUdpHeader(raddr: Ip, laddr: Ip, ifcaddr: Ip, rport: number, 
   return h;
 }
 
-/** A headers-mode write; null when shorter than the header (such writes vanish, G13). Fields are views. */
+/** A headers-mode write; null when shorter than the header (such writes vanish). Fields are views. */
 export function parseUdpHeader(data: Uint8Array): UdpHeader | null {
   if (data.length < UDP_HEADER) return null;
   return {

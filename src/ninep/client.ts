@@ -7,7 +7,7 @@
  * breaks the protocol has its connection closed and every pending call
  * fails with "i/o on hungup channel".
  *
- * Cancellation (9p.md §6): on abort we send Tflush and keep both tags
+ * Cancellation (flush(5)): on abort we send Tflush and keep both tags
  * reserved until Rflush. If the original reply arrives first the call
  * resolves with it (its effects happened); otherwise it rejects with
  * Interrupted.

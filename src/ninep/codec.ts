@@ -1,5 +1,5 @@
 /**
- * 9P2000 / 9P2000.u message codec: one whole frame <-> one Fcall (9p.md §1–§2, §5).
+ * 9P2000 / 9P2000.u message codec: one whole frame <-> one Fcall (intro(5)).
  *
  * decode() is strict and total: every length is checked before it is read, the
  * fields must consume exactly size-7 body bytes, strings must be NUL-free valid

@@ -2,7 +2,7 @@
  * One 9P client connection: version negotiation, the fid and tag tables,
  * request dispatch with asynchronous replies, Tflush, and bounds.
  *
- * Concurrency model (9p.md §3.2, §3.11): every T-message becomes a request
+ * Concurrency model (intro(5); flush(5)): every T-message becomes a request
  * keyed by its tag. Handlers may answer at once or later; a request that
  * waits never delays others. Tflush aborts the old request's signal and its
  * Rflush is written only after the old request has answered or been
@@ -282,7 +282,7 @@ export class Connection {
     if (this.closed) return;
     // Over the in-flight bound: hold requests until some finish, but let
     // Tflush through, so a client whose every request blocks can still
-    // interrupt them (9p.md §3.11: a Tflush is never left unanswered).
+    // interrupt them (flush(5): a Tflush is never left unanswered).
     // The socket is still read, so Tflush and the client's EOF are seen.
     if (this.paused && frame[4] !== MsgType.Tflush) {
       const type = frame[4];

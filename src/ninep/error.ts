@@ -2,9 +2,9 @@
  * Errors that reach a 9P client as Rerror.
  *
  * The string is what Plan 9 clients see (Plan 9 and devip strings are used
- * verbatim, plan9-net.md §14). Linux v9fs maps only its own table of strings
+ * verbatim: port/error.h, 9/ip/devip.c). Linux v9fs maps only its own table of strings
  * to errno in plain 9P2000; in 9P2000.u we also send the errno, so a Linux
- * program sees ECONNREFUSED for "connection refused" (9p.md §3.14, §4.3.8).
+ * program sees ECONNREFUSED for "connection refused" (error(5); Linux net/9p/error.c).
  */
 
 /** An error whose message is sent to the client verbatim. */
@@ -61,7 +61,7 @@ const errnos: Record<string, number> = {
   'unknown message': 71,
   'duplicate tag': 71,
   'interrupted': 4,
-  // devip (plan9-net.md §14)
+  // devip (port/error.h, 9/ip/devip.c)
   'connection refused': 111,
   'connection timed out': 110,
   'connection in use': 106,

@@ -1,6 +1,6 @@
 /**
  * 9P stream framer: recovers frames (size[4] type[1] tag[2] body) from a byte
- * stream such as a socket (9p.md §1.1, §5).
+ * stream such as a socket (intro(5)).
  *
  * Frames that lie wholly inside one pushed chunk are delivered as views of it
  * (no copy). A frame spread over several chunks is kept as a list of chunk

@@ -1,6 +1,6 @@
 /**
  * 9P stat entries (Dir): size, encode, strict decode, and directory-read
- * parsing, for both 9P2000 and 9P2000.u layouts (9p.md §1.6–§1.7).
+ * parsing, for both 9P2000 and 9P2000.u layouts (stat(5); read(5)).
  *
  * Also home of the small wire primitives shared with codec.ts (a bounds-checked
  * reader, string and qid writers), since the stat layer sits below the codec.

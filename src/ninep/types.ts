@@ -4,7 +4,7 @@
  * Every message is one interface with a `type` discriminator whose value is
  * the wire type number (Tversion = 100 ... Rwstat = 127). 64-bit fields
  * (qid.path, offsets, lengths) are bigint so they round-trip exactly.
- * See ../shared/spec/9p.md §1–§2.
+ * See intro(5).
  */
 
 export const NOTAG = 0xffff;

@@ -1,5 +1,5 @@
 /**
- * /net/cs on every backend (plan9-net.md §12, G18, T15, T16): one query per
+ * /net/cs on every backend (ndb/cs.c): one query per
  * fid, one answer per read without a newline, then 0 bytes; a failed
  * translation fails the write. And issue 8 item 1: the ndb queries Plan 9's
  * csgetvalue writes (libndb/csgetval.c: `!attr=value rattr=*`, answered by
@@ -35,7 +35,7 @@ async function refused(c: Client, query: string): Promise<string> {
 }
 
 onEveryBackend('cs', (fx) => {
-  it('translates literal addresses and numeric or named services, one answer per read, then 0 bytes (T15, T16)', async () => {
+  it('translates literal addresses and numeric or named services, one answer per read, then 0 bytes', async () => {
     const c = await fx().client();
     expect(await ask(c, 'tcp!10.1.2.3!80')).toEqual(['/net/tcp/clone 10.1.2.3!80']);
     expect(await ask(c, 'tcp!10.1.2.3!http')).toEqual(['/net/tcp/clone 10.1.2.3!80']);
@@ -52,7 +52,7 @@ onEveryBackend('cs', (fx) => {
     expect(await refused(c, 'tcp!10.1.2.3')).toBe("cs: can't translate service");
   });
 
-  it('state is per fid: each open file keeps its own query and answers (G18)', async () => {
+  it('state is per fid: each open file keeps its own query and answers', async () => {
     const c = await fx().client();
     const f1 = await c.open('/cs', ORDWR);
     const f2 = await c.open('/cs', ORDWR);

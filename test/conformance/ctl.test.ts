@@ -1,6 +1,6 @@
 /**
- * Conversations and their ctl files on every backend (plan9-net.md §3, §4.1,
- * §4.4, §4.5, §5.4, §5.6, §14, G1–G3, G5, G9, G20, G21): clone, the files of
+ * Conversations and their ctl files on every backend (9/ip/devip.c,
+ * tcp.c, udp.c, port/error.h): clone, the files of
  * a conversation and their modes, every generic and protocol ctl verb with
  * devip's exact error strings, permissions and wstat, stats and status
  * formats, and a full conversation table.
@@ -11,7 +11,7 @@ import { DMDIR, OREAD, ORDWR } from '../../src/ninep/types.js';
 import type { File } from '../../src/ninep/client.js';
 import { EVE, TCP_STATUS, clone, convOf, errorOf, onEveryBackend, readFull, readText } from './suite.js';
 
-/** 9front's TCP counters, in its order (plan9-net.md §4.5). */
+/** 9front's TCP counters, in its order (9/ip/tcp.c tcpstats). */
 const TCP_STATS = [
   'MaxConn', 'MaxSegment', 'ActiveOpens', 'PassiveOpens', 'EstabResets', 'CurrEstab', 'InSegs', 'OutSegs',
   'RetransSegs', 'RetransSegsSent', 'RetransTimeouts', 'InErrs', 'OutRsts', 'CsumErrs', 'HlenErrs', 'LenErrs',
@@ -20,7 +20,7 @@ const TCP_STATS = [
 ];
 
 onEveryBackend('conversations and ctl', (fx, b) => {
-  it('clone returns the ctl of a new conversation, listed and owned by the attacher (G1)', async () => {
+  it('clone returns the ctl of a new conversation, listed and owned by the attacher', async () => {
     const c = await fx().client('alice');
     const ctl = await c.open('/tcp/clone', ORDWR);
     const text = (await ctl.read(64, undefined, 0n)).toString();
@@ -54,7 +54,7 @@ onEveryBackend('conversations and ctl', (fx, b) => {
         expect(d.gid).toBe(EVE);
         expect(d.mode & 0o777).toBe(['local', 'remote', 'status'].includes(d.name) ? 0o444 : 0o660);
       }
-      // Unset addresses print as ::!0 (G10); ctl reads have no newline (G3).
+      // Unset addresses print as ::!0; ctl reads have no newline.
       expect(await readText(c, `${dir}/local`)).toBe('::!0\n');
       expect(await readText(c, `${dir}/remote`)).toBe('::!0\n');
       expect((await ctl.read(64, undefined, 0n)).toString()).toBe(dir.split('/')[2]);
@@ -116,7 +116,7 @@ onEveryBackend('conversations and ctl', (fx, b) => {
       expect(await errorOf(ctl.write('announce x'))).toBe('bad numeric port');
       expect(await errorOf(ctl.write('bind'))).toBe('bad args to bind');
       expect(await errorOf(ctl.write('bind 1 2'))).toBe('bad args to bind');
-      // libc's accept and reject are unknown to the kernel protocols (G17).
+      // libc's accept and reject are unknown to the kernel protocols.
       expect(await errorOf(ctl.write('accept 1'))).toBe('unknown control request');
       expect(await errorOf(ctl.write("reject 1 'no thanks'"))).toBe('unknown control request');
       expect(await readText(c, `${dir}/status`)).toMatch(/^(Closed|Open) /);
@@ -125,7 +125,7 @@ onEveryBackend('conversations and ctl', (fx, b) => {
     }
   });
 
-  it('announce * (any port) is for eve only (G21)', async () => {
+  it('announce * (any port) is for eve only', async () => {
     const alice = await fx().client('alice');
     const { ctl } = await clone(alice);
     expect(await errorOf(ctl.write('announce *!*'))).toBe('permission denied');
@@ -222,7 +222,7 @@ onEveryBackend('conversations and ctl', (fx, b) => {
     await ctl.close();
   });
 
-  it('err cannot be written, and a read of it blocks (nothing is queued for TCP/UDP) until flushed (G9)', async () => {
+  it('err cannot be written, and a read of it blocks (nothing is queued for TCP/UDP) until flushed', async () => {
     const c = await fx().client();
     const echo = await fx().peer.listen({ echo: true });
     const { ctl, dir } = await clone(c);
@@ -241,7 +241,7 @@ onEveryBackend('conversations and ctl', (fx, b) => {
   });
 });
 
-onEveryBackend('permissions (9front, G20)', (fx) => {
+onEveryBackend('permissions (9front)', (fx) => {
   it('only the owner and eve may open a conversation\'s ctl, data, err and listen; local, remote, status are 0444', async () => {
     const alice = await fx().client('alice');
     const bob = await fx().client('bob');
@@ -305,7 +305,7 @@ onEveryBackend('permissions (9front, G20)', (fx) => {
 });
 
 onEveryBackend('a full conversation table', (fx) => {
-  it('clone fails with no free devices; a closed conversation is recycled, the lowest free first (G5)', async () => {
+  it('clone fails with no free devices; a closed conversation is recycled, the lowest free first', async () => {
     // The host owner: other users stop at their quota first (test/netfs/bounds.test.ts).
     const c = await fx().client(EVE);
     const held: File[] = [];
@@ -321,7 +321,7 @@ onEveryBackend('a full conversation table', (fx) => {
       }
     }
     expect(err).toBe('no free devices');
-    // devip's UDP table (plan9-net.md §3.2).
+    // devip's UDP table (9/ip/devip.c).
     expect(held.length).toBe(1024);
     // Free two; the lower number comes back first, owned by the new opener.
     const [x, y] = [held.length - 5, 7].map((i) => ({ f: held[i]!, n: nums[i]! }));

@@ -1,6 +1,6 @@
 /**
  * A 9P connection that goes away without clunking, on every backend
- * (plan9-net.md §3.2): its fids are clunked by the server, so every
+ * (9/ip/devip.c): its fids are clunked by the server, so every
  * conversation it held is closed as by a last close — blocked reads,
  * pending listens and connects end, queued calls are closed, the peer sees
  * the end, the transports are released, the ports can be announced again,

@@ -322,7 +322,7 @@ export class SocketPeer implements Peer {
 
 // ---- a second /net ----
 
-/** A 52-byte UDP header (plan9-net.md §5.3) toward addr!port, local fields left to routing. */
+/** A 52-byte UDP header (9/ip/udp.c) toward addr!port, local fields left to routing. */
 export function udpHeader(addr: string, port: number, localPort = 0): Buffer {
   const h = Buffer.alloc(52);
   v4mapped(addr).copy(h, 0);
@@ -437,7 +437,7 @@ class NetListener implements PeerListener {
   }
 
   async close(): Promise<void> {
-    // A pending listen holds the announcement (G24): flush it first.
+    // A pending listen holds the announcement: flush it first.
     this.abort.abort();
     await this.ctl.close();
   }

@@ -20,7 +20,7 @@ export const CASE_MS = 60_000;
 /** How long a request that a correct backend answers at once may take before a case calls it blocked (a loaded machine is slow, not that slow). */
 export const PROMPT_MS = 10_000;
 
-/** The full TCP status line (plan9-net.md §4.4). */
+/** The full TCP status line (9/ip/tcp.c tcpstate). */
 export const TCP_STATUS = /^(Closed|Listen|Syn_sent|Syn_received|Established|Finwait1|Finwait2|Close_wait|Closing|Last_ack|Time_wait) qin \d+ qout \d+ rq \d+\.\d+ srtt \d+ mdev \d+ sst \d+ cwin \d+ swin \d+>>\d+ rwin \d+>>\d+ qscale \d+ timer\.start \d+ timer\.count \d+ rerecv \d+ katimer\.start \d+ katimer\.count \d+\n$/;
 
 /**
@@ -59,7 +59,7 @@ export async function announce0(c: Client, ctl: File, dir: string): Promise<numb
 }
 
 /**
- * The EOF rule (plan9-net.md §3.5, G4): `zeros` more 0-byte reads (of the
+ * The EOF rule (port/qio.c): `zeros` more 0-byte reads (of the
  * three a hung-up queue gives), then reads fail with i/o on hungup channel.
  * Each read must answer at once.
  */

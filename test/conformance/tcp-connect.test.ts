@@ -1,6 +1,5 @@
 /**
- * TCP connect on every backend (plan9-net.md §3.3, §4.3, G6, G7, G19,
- * G22): dialling the peer, refusals and what they leave behind (issue 8
+ * TCP connect on every backend (9/ip/devip.c, 9/ip/tcp.c): dialling the peer, refusals and what they leave behind (issue 8
  * item 4), a connect pending in Syn_sent (flushed, or ended by hangup),
  * local ports, loopback inside the /net (item 8), the conversation's ttl and
  * tos on every segment (item 3, where the peer can see frames), and
@@ -24,7 +23,7 @@ onEveryBackend('tcp connect', (fx, b) => {
     const status = await readText(c, `${dir}/status`);
     expect(status).toMatch(TCP_STATUS);
     expect(status).toMatch(/^Established /);
-    // The route-chosen source address and an auto-allocated port (G22).
+    // The route-chosen source address and an auto-allocated port.
     expect(await readText(c, `${dir}/local`)).toMatch(new RegExp(`^${fx().addr.replace(/\./g, '\\.')}!([1-9]\\d*)\\n$`));
     expect(await readText(c, `${dir}/remote`)).toBe(`${fx().peer.addr}!${echo.port}\n`);
     await data.write('hello, echo');
@@ -34,7 +33,7 @@ onEveryBackend('tcp connect', (fx, b) => {
     await echo.close();
   });
 
-  it('data opened before connect: a read blocks, then gets what arrives (G7)', async () => {
+  it('data opened before connect: a read blocks, then gets what arrives', async () => {
     const c = await fx().client();
     const l = await fx().peer.listen();
     const { ctl, dir } = await clone(c);
@@ -50,7 +49,7 @@ onEveryBackend('tcp connect', (fx, b) => {
     await l.close();
   });
 
-  it('connection refused, then connection in use on the same ctl for connect and announce (G6)', async () => {
+  it('connection refused, then connection in use on the same ctl for connect and announce', async () => {
     const c = await fx().client();
     const echo = await fx().peer.listen({ echo: true });
     const { ctl } = await clone(c);
@@ -97,7 +96,7 @@ onEveryBackend('tcp connect', (fx, b) => {
       expect(await readText(c, `${dir}/status`)).toMatch(TCP_STATUS);
       ac.abort();
       await expect(p).rejects.toBeInstanceOf(Interrupted);
-      // The 9P connection still works; the conversation cannot be reused (G6).
+      // The 9P connection still works; the conversation cannot be reused.
       expect(await errorOf(ctl.write(`connect ${fx().peer.addr}!${echo.port}`))).toBe('connection in use');
       await ctl.close();
       await echo.close();
@@ -147,7 +146,7 @@ onEveryBackend('tcp connect', (fx, b) => {
     await echo.close();
   });
 
-  it('connect A!P!r takes a restricted local port, 600–1023 (G19)', async () => {
+  it('connect A!P!r takes a restricted local port, 600–1023', async () => {
     const c = await fx().client();
     const echo = await fx().peer.listen({ echo: true });
     const { ctl, dir } = await clone(c);

@@ -1,6 +1,6 @@
 /**
- * How a TCP conversation ends, on every backend (plan9-net.md §3.5, §4.1,
- * §4.6, G4, G5, G8, G23): the EOF rule (three 0-byte reads, then
+ * How a TCP conversation ends, on every backend (port/qio.c, 9/ip/tcp.c):
+ * the EOF rule (three 0-byte reads, then
  * `i/o on hungup channel`) after a peer's FIN or RST, Close_wait writes,
  * `hangup` (RST), `close` (FIN, no half-close), `hangupxmit` (FIN, keep
  * reading: issue 8 item 2), writes after `close` and a writer blocked when
@@ -64,7 +64,7 @@ function flowHash(): string {
 }
 
 onEveryBackend('tcp end of a connection', (fx) => {
-  it('peer closes after sending: the data, then three 0-byte reads, then i/o on hungup channel (G4, T9)', async () => {
+  it('peer closes after sending: the data, then three 0-byte reads, then i/o on hungup channel', async () => {
     const c = await fx().client();
     const k = await connected(fx(), c);
     await k.call.write('last words');
@@ -98,7 +98,7 @@ onEveryBackend('tcp end of a connection', (fx) => {
     await k.close();
   });
 
-  it('hangup sends RST; reads give EOF, writes fail, the conversation stays allocated until closed (G23)', async () => {
+  it('hangup sends RST; reads give EOF, writes fail, the conversation stays allocated until closed', async () => {
     const c = await fx().client('alice');
     const k = await connected(fx(), c);
     await k.ctl.write('hangup');
@@ -114,7 +114,7 @@ onEveryBackend('tcp end of a connection', (fx) => {
     await k.close();
   });
 
-  it('close sends FIN and hangs up the receive side; no half-close, later data is discarded (G8)', async () => {
+  it('close sends FIN and hangs up the receive side; no half-close, later data is discarded', async () => {
     const c = await fx().client();
     const k = await connected(fx(), c);
     await k.ctl.write('close');
@@ -166,7 +166,7 @@ onEveryBackend('tcp end of a connection', (fx) => {
     await k.close();
   });
 
-  it('the last close sends FIN; either fid keeps the connection alive; the conversation is recycled, lowest free first (G5)', async () => {
+  it('the last close sends FIN; either fid keeps the connection alive; the conversation is recycled, lowest free first', async () => {
     const c = await fx().client();
     const k = await connected(fx(), c);
     await k.ctl.close();

@@ -1,6 +1,6 @@
 /**
- * TCP announce and listen on every backend (plan9-net.md §3.6, §4.3, G2,
- * G24, T5–T11): announce 0 and explicit addresses, `address in use`,
+ * TCP announce and listen on every backend (9/ip/devip.c, 9/ip/tcp.c):
+ * announce 0 and explicit addresses, `address in use`,
  * `not announced`, a listen that blocks and becomes the ctl of a new
  * conversation, calls queued before a listen, `listen hungup`, Tflush of a
  * listen, and bursts of calls against the default and a small backlog
@@ -85,7 +85,7 @@ onEveryBackend('tcp announce and listen', (fx) => {
     await a.ctl.close();
   });
 
-  it('listen blocks until a call, then is the ctl of a new Established conversation (G2, T8)', async () => {
+  it('listen blocks until a call, then is the ctl of a new Established conversation', async () => {
     const c = await fx().client('alice');
     const a = await clone(c);
     const P = await announce0(c, a.ctl, a.dir);
@@ -141,7 +141,7 @@ onEveryBackend('tcp announce and listen', (fx) => {
     await a.ctl.close();
   });
 
-  it('closing the announce ctl does not cancel a pending listen; the announcement ends with it (G24)', async () => {
+  it('closing the announce ctl does not cancel a pending listen; the announcement ends with it', async () => {
     const c = await fx().client();
     const a = await clone(c);
     const P = await announce0(c, a.ctl, a.dir);
@@ -173,7 +173,7 @@ onEveryBackend('tcp announce and listen', (fx) => {
     await a.ctl.close();
   });
 
-  it('a blocked listen is flushed; closing the announce ctl then frees the port for a new announcement (T11)', async () => {
+  it('a blocked listen is flushed; closing the announce ctl then frees the port for a new announcement', async () => {
     const c = await fx().client();
     const a = await clone(c);
     const P = await announce0(c, a.ctl, a.dir);

@@ -1,5 +1,5 @@
 /**
- * /net/udp on every backend (plan9-net.md §5, G13, G14, T13, T14):
+ * /net/udp on every backend (9/ip/udp.c):
  * connected mode with one datagram per read, empty datagrams, hangup,
  * announce with `headers` (the 52-byte header both ways), announce without
  * it (a conversation per peer through listen), ICMP advice and
@@ -30,7 +30,7 @@ function queued(data: File, n: number): Promise<void> {
 }
 
 onEveryBackend('udp', (fx) => {
-  it('connected: one datagram per read; a short read truncates and the next read gets the next datagram (T14)', async () => {
+  it('connected: one datagram per read; a short read truncates and the next read gets the next datagram', async () => {
     const c = await fx().client();
     const echo = await fx().peer.udp();
     echo.echo();
@@ -85,7 +85,7 @@ onEveryBackend('udp', (fx) => {
     await peer.close();
   });
 
-  it('announce + headers: every datagram arrives with the 52-byte header, and a reply written with it reaches the sender (T13, G13)', async () => {
+  it('announce + headers: every datagram arrives with the 52-byte header, and a reply written with it reaches the sender', async () => {
     const c = await fx().client();
     const a = await announced(c, true);
     const data = await c.open(`${a.dir}/data`, ORDWR);
@@ -119,7 +119,7 @@ onEveryBackend('udp', (fx) => {
     await peer2.close();
   });
 
-  it('announce without headers: each new peer becomes a conversation delivered by listen (G14)', async () => {
+  it('announce without headers: each new peer becomes a conversation delivered by listen', async () => {
     const c = await fx().client('alice');
     const a = await announced(c, false);
     const p1 = await fx().peer.udp();

@@ -9,7 +9,7 @@ import type { Client } from '../../src/ninep/client.js';
 import { ORDWR } from '../../src/ninep/types.js';
 import { errorOf } from './harness.js';
 
-/** Only IPv4 interfaces: 9front cs drops IPv6 answers (G12). */
+/** Only IPv4 interfaces: 9front cs drops IPv6 answers. */
 export const loopbackV4: HostInterfaces = {
   list: () => [{ name: 'lo', mtu: 65536, addrs: [{ ip: parseIp('127.0.0.1')!, mask: parseMask('/8')! }] }],
   isLocal: (ip) => ip[12] === 127,

@@ -1,5 +1,5 @@
 /**
- * /net/cs (plan9-net.md §12, G18, §18 T15/T16; ndb/cs.c): one query per
+ * /net/cs (ndb/cs.c): one query per
  * fid, one answer per read without a newline, then 0 bytes; failed queries
  * fail the write with `cs: ` and cs.c's text. Dial strings and general
  * (`!attr=val`) queries; names from fs/ndb (localhost), then an injected
@@ -44,7 +44,7 @@ afterAll(async () => {
 });
 
 describe('/net/cs', () => {
-  it('translates literal addresses and numeric ports (T15)', async () => {
+  it('translates literal addresses and numeric ports', async () => {
     const c = await fx.client();
     const f = await c.open('/cs', ORDWR);
     expect(await f.write('tcp!127.0.0.1!80')).toBe(16);
@@ -57,7 +57,7 @@ describe('/net/cs', () => {
     expect(await ask(c, 'tcp!127.0.0.1!80!r')).toEqual(['/net/tcp/clone 127.0.0.1!80!r']);
   });
 
-  it('translates services and * (T16)', async () => {
+  it('translates services and *', async () => {
     const c = await fx.client();
     expect(await ask(c, 'tcp!*!echo')).toEqual(['/net/tcp/clone 7']);
     expect(await ask(c, 'tcp!*!8080')).toEqual(['/net/tcp/clone 8080']);
@@ -97,7 +97,7 @@ describe('/net/cs', () => {
     await f.close();
   });
 
-  it('drops addresses of an IP version no interface has (G12)', async () => {
+  it('drops addresses of an IP version no interface has', async () => {
     const c = await fx4.client();
     expect(await ask(c, 'tcp!plan9.example!80')).toEqual(['/net/tcp/clone 192.0.2.7!80']);
     const f = await c.open('/cs', ORDWR);
@@ -105,7 +105,7 @@ describe('/net/cs', () => {
     await f.close();
   });
 
-  it('keeps state per fid (G18)', async () => {
+  it('keeps state per fid', async () => {
     const c = await fx.client();
     const f1 = await c.open('/cs', ORDWR);
     const f2 = await c.open('/cs', ORDWR);

@@ -1,5 +1,5 @@
 /**
- * /net/ether0 with netif semantics (plan9-net.md §11) over a fake device,
+ * /net/ether0 with netif semantics (port/netif.c, port/devether.c) over a fake device,
  * through 9P: slots, connect types, demultiplexing, promiscuous mode,
  * local loopback, readnum formats, write size limits, permissions.
  */

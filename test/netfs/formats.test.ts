@@ -1,5 +1,6 @@
 /**
- * Text formats of /net files against the examples in plan9-net.md:
+ * Text formats of /net files as Plan 9 prints them (libip eipfmt.c, 9/ip/iproute.c,
+ * arp.c, ipifc.c, libc tokenize.c):
  * %I/%M, iproute lines, arp lines, ipifc status, ctl tokenizing.
  */
 import { describe, expect, it } from 'vitest';

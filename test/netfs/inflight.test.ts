@@ -1,12 +1,12 @@
 /**
  * Blocking /net requests against the 9P server's in-flight bound
- * (src/ninep/connection.ts ConnectionLimits.maxInflight, 9p.md §3.2, §3.11).
+ * (src/ninep/connection.ts ConnectionLimits.maxInflight, intro(5); flush(5)).
  *
  * On /net, reads of data and opens of listen block for as long as the
  * network is quiet. When every in-flight slot of a connection holds such a
  * request the server stops reading that connection, so not even a Tflush
  * gets through: the interrupted caller waits until data happens to arrive
- * (9p.md §3.11: "Never leave a Tflush unanswered"). The bound is set low
+ * (flush(5): "Never leave a Tflush unanswered"). The bound is set low
  * here so the test needs few requests; the default (1024) behaves the same.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

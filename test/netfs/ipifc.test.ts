@@ -1,5 +1,5 @@
 /**
- * /net/ipifc on the host backend (plan9-net.md §7, G10, G12, §18 T17):
+ * /net/ipifc on the host backend (9/ip/ipifc.c):
  * read-only interfaces in 9front's status and local formats, the 19 IP
  * counters, and writes refused.
  */

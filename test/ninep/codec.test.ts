@@ -1,6 +1,6 @@
 /**
- * Tests of the 9P codec (src/ninep/codec.ts): the hex vectors of 9p.md §7
- * (V1–V35 decode and encode exactly, N1–N7 are rejected), round trips of every
+ * Tests of the 9P codec (src/ninep/codec.ts): hex vectors of whole messages
+ * laid out as intro(5) and stat(5) define them (V1–V35 decode and encode exactly, N1–N7 are rejected), round trips of every
  * message in both dialects, strict string/length checks, Rerror truncation,
  * encodedSize, and a seeded fuzz run showing decode() never throws.
  */

@@ -1,5 +1,5 @@
 /**
- * 9P server semantics (9p.md §3): version, walk, open, read/write,
+ * 9P server semantics (intro(5), lib9p srv.c): version, walk, open, read/write,
  * directories, wstat, clunk, Tflush, concurrency, bounds and malformed input,
  * driven with exact messages by a raw peer.
  */

@@ -1,5 +1,5 @@
 /**
- * /net/tcp on the host's sockets (plan9-net.md §4, §15.4).
+ * /net/tcp on the host's sockets (9/ip/tcp.c).
  *
  * connect waits for the host connect; its errors become Plan 9's
  * (netfs/errors.ts), and a failed connect closes the conversation as

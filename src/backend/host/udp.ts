@@ -1,5 +1,5 @@
 /**
- * /net/udp on the host's datagram sockets (plan9-net.md §5, §15.4).
+ * /net/udp on the host's datagram sockets (9/ip/udp.c).
  *
  * Connected: one socket per conversation, one datagram per read/write.
  * Announced without `headers`: every new (address, port) peer becomes a
@@ -275,7 +275,7 @@ export class HostUdp implements Proto {
     c.rq.checkWritable();
     if (!sh) throw new NinepError(Ehungup);
     if (c.headers) {
-      // A write shorter than the header vanishes (G13).
+      // A write shorter than the header vanishes.
       const h = parseUdpHeader(data);
       if (!h) return data.length;
       if (h.rport === 0) throw new NinepError(Ebadarg);

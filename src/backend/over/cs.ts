@@ -1,5 +1,5 @@
 /**
- * /net/cs carried by the lower server's cs (plan9-net.md §12).
+ * /net/cs carried by the lower server's cs (ndb/cs.c).
  *
  * Per open fid, as ndb/cs: a write sends the query (dial strings and
  * general `!attr=val ...` queries alike, one trailing newline dropped) to

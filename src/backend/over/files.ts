@@ -1,6 +1,6 @@
 /**
- * /net/dns and /net/ndb carried by the lower server's (plan9-net.md §12 for
- * the cs sibling, cs.ts). Each upper open is one lower open of the same
+ * /net/dns and /net/ndb carried by the lower server's (ndb/dns.c, 9/ip/devip.c;
+ * the cs sibling is cs.ts). Each upper open is one lower open of the same
  * file, so the lower keeps the per-fid state (ndb/dns's query and answers);
  * reads and writes go down with their offsets, and the lower's answers and
  * errors come back unchanged. We check our own permissions first: only our
