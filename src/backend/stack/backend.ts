@@ -39,6 +39,8 @@ import { DhcpService } from '../../stack/dhcpifc.js';
 import { toMask } from '../../stack/ifc.js';
 import { StackNames } from './names.js';
 import { NinepError } from '../../ninep/error.js';
+import { clockNode } from '../../netfs/clock.js';
+import type { ClockControl } from '../../netfs/clock.js';
 
 export interface StackNetOptions {
   eve: string;
@@ -57,6 +59,8 @@ export interface StackNetOptions {
   tcp?: TcpLayerOptions;
   /** Conversations per user and protocol (netfs NetContext.userQuota). */
   userQuota?: number;
+  /** The stack runs in simulated time steered through /net/clock (`--clock manual`): `clock` itself, as a SimClock. */
+  clockControl?: ClockControl;
 }
 
 export class StackNet implements NetBackend {
@@ -102,7 +106,10 @@ export class StackNet implements NetBackend {
     this.dhcp = new DhcpService(this.stack, {
       hostname: sysname,
       ...(opts.log ? { log: opts.log } : {}),
-      onLease: (ifc, lease) => this.names.leaseChanged(ifc, lease),
+      onLease: (ifc, lease) => {
+        this.names.leaseChanged(ifc, lease);
+        ifc.ev?.(this.stack.now(), { kind: 'dhcp', lease });
+      },
     });
     this.ipifc = new StackIpifc(this.stack, (path) => (path.includes('!') ? this.remotePort(path) : this.port(path)), (ifc, args) => this.dhcpCtl(ifc, args));
     const ipifcDir = new IpifcDir(this.ipifc, opts.eve);
@@ -114,9 +121,10 @@ export class StackNet implements NetBackend {
       haveFamily: (v4) => v4 && this.stack.interfaces().some((i) => i.addresses().length > 0),
       ndb: Ndb.builtin(),
     });
+    const clock = opts.clockControl ? [clockNode(opts.clockControl, opts.eve)] : [];
     this.tree = netRoot(opts.eve, (user) => [
       this.tcpDir.node, this.udpDir.node, ipifcDir.node, this.icmpDir.node, arp, this.names.ndb.node, iproute,
-      ...this.ethers.map((e) => e.node), cs.node(user), this.names.dns.node(user),
+      ...this.ethers.map((e) => e.node), cs.node(user), this.names.dns.node(user), ...clock,
     ]);
   }
 
