@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 /**
  * The 9net command: serve /net, and the client tools that use it
- * (9p, dial, listen1). Errors are one line on stderr and a non-zero exit.
+ * (9p, dial, listen1, snoop). Errors are one line on stderr and a non-zero exit.
  */
 import { Command, CommanderError } from 'commander';
 import { addServe } from './serve.js';
 import { addNinep } from './ninep.js';
 import { addDial } from './dial.js';
 import { addListen1 } from './listen1.js';
+import { addSnoop } from './snoop.js';
 
 const program = new Command();
 program
@@ -21,6 +22,7 @@ addServe(program);
 addNinep(program);
 addDial(program);
 addListen1(program);
+addSnoop(program);
 
 try {
   await program.parseAsync(process.argv);
