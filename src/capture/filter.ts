@@ -19,6 +19,7 @@
  * MAX_FILTER_DEPTH nested factors.
  */
 import type { PacketDir } from '../link/packethook.js';
+import { parseIpv4Addr } from '../stack/wire/ipv4.js';
 import { LINKTYPE_ETHERNET } from './pcapng.js';
 
 /** Longest filter text. */
@@ -84,18 +85,6 @@ const PROTOS: Record<string, PacketFilter> = {
   tcp: (f) => f.proto === 6,
   udp: (f) => f.proto === 17,
 };
-
-function parseV4(s: string): number | null {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
-  if (!m) return null;
-  let n = 0;
-  for (let i = 1; i <= 4; i++) {
-    const b = Number(m[i]);
-    if (b > 255) return null;
-    n = n * 256 + b;
-  }
-  return n >>> 0;
-}
 
 /** A test of the source, the destination or either (address or port). */
 function sided(side: 'src' | 'dst' | 'either', what: 'addr' | 'port', ok: (x: number) => boolean): PacketFilter {
@@ -169,13 +158,13 @@ class Parser {
     if (word !== 'host' && word !== 'net' && word !== 'port') return this.fail(`filter: unknown word ${t}`);
     const arg = this.toks[this.i++];
     if (word === 'host') {
-      const a = arg === undefined ? null : parseV4(arg);
+      const a = arg === undefined ? null : parseIpv4Addr(arg);
       if (a === null) return this.fail(`filter: bad address ${arg ?? '(none)'}`);
       return sided(side, 'addr', (x) => x === a);
     }
     if (word === 'net') {
       const m = arg === undefined ? null : /^([0-9.]+)\/(\d{1,2})$/.exec(arg);
-      const a = m ? parseV4(m[1]!) : null;
+      const a = m ? parseIpv4Addr(m[1]!) : null;
       const n = m ? Number(m[2]) : 99;
       if (a === null || n > 32) return this.fail(`filter: bad net ${arg ?? '(none)'}`);
       const mask = n === 0 ? 0 : (0xffffffff << (32 - n)) >>> 0;

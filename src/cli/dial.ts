@@ -1,6 +1,6 @@
 /** `9net dial`: connect standard input and output to a dial string through /net. */
 import type { Command } from 'commander';
-import { addressHelp, connect, die } from './common.js';
+import { addressHelp, connectOrDie, die } from './common.js';
 import type { ClientFlags } from './common.js';
 import { dial } from './netcall.js';
 import type { Call } from './netcall.js';
@@ -33,12 +33,7 @@ export function addDial(program: Command): void {
     .option('-u, --user <name>', 'user name to attach as')
     .option('-e, --exit-on-eof', 'exit when standard input ends instead of when the connection does')
     .action(async (dialstring: string, o: ClientFlags & { exitOnEof?: boolean }) => {
-      let client;
-      try {
-        client = await connect(o);
-      } catch (e) {
-        die((e as Error).message);
-      }
+      const client = await connectOrDie(o);
       try {
         const call = await dial(client, dialstring);
         const out = pumpOut(call, process.stdout);

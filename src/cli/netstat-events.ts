@@ -14,7 +14,7 @@
 import type { Writable } from 'node:stream';
 import type { Client, File } from '../ninep/client.js';
 import { OREAD } from '../ninep/types.js';
-import { connect, die } from './common.js';
+import { connectOrDie } from './common.js';
 import type { ClientFlags } from './common.js';
 
 /** How often the directories are listed again. */
@@ -77,12 +77,7 @@ export async function watchEvents(client: Client, out: Writable, signal: AbortSi
 
 /** The `-e` action of `9net netstat`: watch until interrupted. */
 export async function netstatEvents(flags: ClientFlags): Promise<void> {
-  let client: Client;
-  try {
-    client = await connect(flags);
-  } catch (e) {
-    die((e as Error).message);
-  }
+  const client = await connectOrDie(flags);
   const ac = new AbortController();
   process.once('SIGINT', () => ac.abort());
   client.onClose(() => ac.abort());

@@ -16,7 +16,7 @@ import { summarize } from '../capture/summary.js';
 import { formatSeconds } from '../netfs/events.js';
 import { OREAD, ORDWR } from '../ninep/types.js';
 import type { File } from '../ninep/client.js';
-import { addressHelp, connect, die } from './common.js';
+import { addressHelp, connectOrDie, die } from './common.js';
 import type { ClientFlags } from './common.js';
 
 interface SnoopFlags extends ClientFlags {
@@ -82,12 +82,7 @@ export function addSnoop(program: Command): void {
     .action(async (path: string, o: SnoopFlags) => {
       const count = o.count === undefined ? -1 : Number(o.count);
       if (o.count !== undefined && !(Number.isInteger(count) && count > 0)) die(`bad --count ${o.count}`);
-      let client;
-      try {
-        client = await connect(o);
-      } catch (e) {
-        die((e as Error).message);
-      }
+      const client = await connectOrDie(o);
       try {
         const f = await client.open(pcapPath(path), o.filter !== undefined ? ORDWR : OREAD);
         if (o.filter !== undefined) await f.write(o.filter);

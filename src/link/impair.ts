@@ -78,6 +78,11 @@ export function isNoImpairment(s: ImpairSpec): boolean {
   return s.loss === 0 && s.duplicate === 0 && s.corrupt === 0 && s.reorder === 0 && s.delayMax === 0 && s.rate === 0;
 }
 
+/** A copy of `b` (Buffer's own slice() would be a view). */
+function copy(b: Uint8Array): Uint8Array {
+  return Uint8Array.prototype.slice.call(b);
+}
+
 /** The bound on held packets, shared by the pipes of one link or hook. */
 export class HoldBudget {
   held = 0;
@@ -143,7 +148,7 @@ export class ImpairPipe<C = undefined> {
     for (let i = 0; i < copies; i++) {
       let out = pkt;
       if (this.chance(s.corrupt) && pkt.length > 0) {
-        out = pkt.slice();
+        out = copy(pkt);
         const bit = this.o.rng.u32() % (out.length * 8);
         out[bit >>> 3]! ^= 1 << (bit & 7);
         c.corrupted++;
@@ -162,13 +167,13 @@ export class ImpairPipe<C = undefined> {
           continue;
         }
         c.delayed++;
-        const held = this.o.copyOnHold && out === pkt ? pkt.slice() : out;
+        const held = this.o.copyOnHold && out === pkt ? copy(pkt) : out;
         this.schedule(delay, true, () => {
           this.o.budget.release();
           this.output(held, ctx, reorder);
         });
       } else {
-        this.output(out === pkt && this.o.copyOnHold && reorder ? pkt.slice() : out, ctx, reorder);
+        this.output(out === pkt && this.o.copyOnHold && reorder ? copy(pkt) : out, ctx, reorder);
       }
     }
   }

@@ -12,14 +12,8 @@
  */
 import { Interrupted } from '../ninep/error.js';
 import type { MaybePromise, Signal } from '../ninep/node.js';
-
-interface Waiter {
-  count: number;
-  resolve: (b: Uint8Array) => void;
-  reject: (e: Error) => void;
-  signal: Signal;
-  onAbort: () => void;
-}
+import { settle, waitingRead } from './queue.js';
+import type { Waiter } from './queue.js';
 
 const EMPTY = new Uint8Array(0);
 
@@ -103,18 +97,7 @@ export class LossyQueue {
       if (this.over) return EMPTY;
     }
     if (signal.aborted) throw new Interrupted();
-    return new Promise<Uint8Array>((resolve, reject) => {
-      const w: Waiter = {
-        count, resolve, reject, signal,
-        onAbort: () => {
-          const i = this.waiters.indexOf(w);
-          if (i >= 0) this.waiters.splice(i, 1);
-          reject(new Interrupted());
-        },
-      };
-      signal.addEventListener('abort', w.onAbort, { once: true });
-      this.waiters.push(w);
-    });
+    return waitingRead(this.waiters, count, signal);
   }
 
   private append(rec: Uint8Array): void {
@@ -133,7 +116,7 @@ export class LossyQueue {
       const b = this.take(w.count);
       if (b === null && !this.over) return;
       this.waiters.shift();
-      w.signal.removeEventListener('abort', w.onAbort);
+      settle(w);
       w.resolve(b ?? EMPTY);
     }
   }

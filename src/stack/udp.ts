@@ -140,6 +140,7 @@ export class UdpEndpoint {
   close(): void {
     if (!this.open) return;
     this.open = false;
+    this.hook?.close();
     this.layer.release(this);
   }
 }

@@ -129,7 +129,7 @@ export class TcpConn {
   tos = 0;
   /** ICMP errors do not end a connect (Plan 9 ctl `ignoreadvice`); path MTU news is still taken. */
   ignoreAdvice = false;
-  /** Told of this connection's events (/net/tcp/N/events, events.ts); null while nobody reads. */
+  /** Told of this connection's events (/net/tcp/N/events, events.ts); null while nobody reads. Set by setEvents(). */
   ev: TcpEventSink | null = null;
   /** Capture and impairment of this flow only (TcpLayer.flowHook); null while nothing is attached. */
   flow: PacketHook<Ifc | null> | null = null;
@@ -339,6 +339,13 @@ export class TcpConn {
     next.cwnd = this.cc.cwnd;
     next.ssthresh = this.cc.ssthresh;
     this.cc = next;
+  }
+
+  /** Attaches (or with null removes) the events sink; cwnd and ssthresh are reported as they change from now. */
+  setEvents(sink: TcpEventSink | null): void {
+    this.ev = sink;
+    this.evCc[0] = this.cc.cwnd;
+    this.evCc[1] = this.cc.ssthresh;
   }
 
   /** Tells `ev` of a cwnd or ssthresh that changed since it was last told (after input and timers). */
