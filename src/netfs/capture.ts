@@ -8,7 +8,8 @@
  * matching packets; what was queued before it is dropped. Each reader has
  * its own bounded queue (CAPTURE_MAX_BYTES, CAPTURE_MAX_RECORDS): a slow
  * reader loses packets, counted in the next block's drop count, and never
- * holds up the stack. When the scope goes away (the conversation is
+ * holds up the stack; a stack has at most MAX_CAPTURE_READERS at once (one
+ * more open fails with `no free devices`). When the scope goes away (the conversation is
  * closed, the interface unbound) reads give what is queued, then EOF.
  */
 import { parseFilter, packetFields } from '../capture/filter.js';
@@ -18,7 +19,9 @@ import type { Disposable } from '../link/link.js';
 import type { PacketTap } from '../link/packethook.js';
 import { NinepError } from '../ninep/error.js';
 import type { OpenFile } from '../ninep/node.js';
+import { Enoconv } from './errors.js';
 import { LossyQueue } from './lossy.js';
+import type { ReaderBudget } from './lossy.js';
 
 /** Bytes queued per reader before packets are lost. */
 export const CAPTURE_MAX_BYTES = 4 * 1024 * 1024;
@@ -34,6 +37,23 @@ export interface CaptureSource {
   now(): number;
   /** Sees the scope's packets until disposed; `ended` when the scope goes away. */
   attach(tap: PacketTap, ended: () => void): Disposable;
+  /** The stack's capture readers. */
+  readonly readers: ReaderBudget;
+}
+
+/** Takes a reader's place for `open`, given back when its file is clunked (or the open fails). */
+export function withReader(readers: ReaderBudget, open: () => OpenFile): OpenFile {
+  if (!readers.take()) throw new NinepError(Enoconv);
+  let f: OpenFile;
+  try {
+    f = open();
+  } catch (e) {
+    readers.give();
+    if (e instanceof RangeError) throw new NinepError(Enoconv); // a scope's taps are bounded too
+    throw e;
+  }
+  const clunk = f.clunk;
+  return { ...f, clunk: () => { readers.give(); clunk?.(); } };
 }
 
 /** Ties `sub` to a scope: `ended` is told when the scope is over (`watchers` run), both undone by dispose. */
@@ -49,6 +69,10 @@ export function untilOver(watchers: Set<() => void>, ended: () => void, sub: Dis
 
 /** The open file of one capture (opened for reading, or reading and writing a filter). */
 export function captureFile(src: CaptureSource): OpenFile {
+  return withReader(src.readers, () => openCapture(src));
+}
+
+function openCapture(src: CaptureSource): OpenFile {
   const q = new LossyQueue(CAPTURE_MAX_RECORDS, CAPTURE_MAX_BYTES);
   q.push(pcapngHeader(src.linktype, src.name));
   let filter: PacketFilter | null = null;

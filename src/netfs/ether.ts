@@ -39,6 +39,7 @@ import { QSPACE_ETHER } from './qid.js';
 import { SynthDir, SynthFile, readOnly, snapshotText, wantsWrite } from '../ninep/synth.js';
 import { LINKTYPE_ETHERNET } from '../capture/pcapng.js';
 import { captureFile, untilOver } from './capture.js';
+import { MAX_CAPTURE_READERS, ReaderBudget } from './lossy.js';
 
 /** Slots per device (netif Ntypes). */
 export const MAX_SLOTS = 8;
@@ -78,6 +79,8 @@ function isOurs(frame: Uint8Array, mac: Uint8Array): boolean {
 export interface EtherDirOptions {
   /** Whose devether to behave as (default 9net's; see above). */
   netif?: '9net' | 'plan9';
+  /** The stack's capture readers, shared with its other capture files (default: the device's own). */
+  captureReaders?: ReaderBudget;
 }
 
 export class EtherDir {
@@ -88,6 +91,7 @@ export class EtherDir {
   /** MAC (as a number) → the bridge slot that wrote frames from it. */
   private readonly learnt = new Map<number, Slot>();
   private tapHandle: { dispose(): void } | null = null;
+  private readonly captureReaders: ReaderBudget;
   /** Told when the device goes away (its pcap readers get EOF). */
   private readonly enders = new Set<() => void>();
 
@@ -100,6 +104,7 @@ export class EtherDir {
     opts: EtherDirOptions = {},
   ) {
     this.plan9 = opts.netif === 'plan9';
+    this.captureReaders = opts.captureReaders ?? new ReaderBudget(MAX_CAPTURE_READERS);
     this.node = new SynthDir(
       this.qid(0, 0, true),
       () => ({ name, uid: eve, mode: 0o555 }),
@@ -318,6 +323,7 @@ export class EtherDir {
     return [new SynthFile(this.qid(0, 10), () => ({ name: 'pcap', uid: this.eve, mode: 0o600 }), (req) => {
       if (req.user !== this.eve) throw new NinepError(Eperm);
       return captureFile({
+        readers: this.captureReaders,
         linktype: LINKTYPE_ETHERNET,
         name: this.name,
         now: () => this.clock.now(),

@@ -11,7 +11,8 @@
  *
  * Each open reads from then on, through its own bounded queue
  * (EVENTS_MAX_LINES, EVENTS_MAX_BYTES): a reader that falls behind loses
- * lines and finds `lost N` (no time) where they were. When the scope goes
+ * lines and finds `lost N` (no time) where they were; a stack has at most
+ * MAX_EVENT_READERS at once. When the scope goes
  * away (the conversation is closed, the interface unbound) reads give what
  * is queued, then EOF.
  */
@@ -19,7 +20,9 @@ import type { Disposable } from '../link/link.js';
 import type { OpenFile } from '../ninep/node.js';
 import type { IfcEvent } from '../stack/ifcevents.js';
 import type { TcpEvent } from '../stack/tcp/events.js';
+import { withReader } from './capture.js';
 import { LossyQueue } from './lossy.js';
+import type { ReaderBudget } from './lossy.js';
 
 /** Lines queued per reader before lines are lost. */
 export const EVENTS_MAX_LINES = 4096;
@@ -29,6 +32,8 @@ export const EVENTS_MAX_BYTES = 256 * 1024;
 export interface EventSource {
   /** Sees the scope's event lines (`now` on the stack's clock, ms) until disposed; `ended` when the scope goes away. */
   attach(sink: (now: number, text: string) => void, ended: () => void): Disposable;
+  /** The stack's event readers. */
+  readonly readers: ReaderBudget;
 }
 
 /** The stack's time as events and /net/clock print it: seconds, six decimals. */
@@ -39,12 +44,14 @@ export function formatSeconds(ms: number): string {
 
 /** The open file of one event stream. */
 export function eventsFile(src: EventSource): OpenFile {
-  const q = new LossyQueue(EVENTS_MAX_LINES, EVENTS_MAX_BYTES, (n) => Buffer.from(`lost ${n}\n`));
-  const sub = src.attach((now, text) => q.offer(Buffer.from(`${formatSeconds(now)} ${text}\n`)), () => q.hangup());
-  return {
-    read: (_offset, count, signal) => q.read(count, signal),
-    clunk: () => sub.dispose(),
-  };
+  return withReader(src.readers, () => {
+    const q = new LossyQueue(EVENTS_MAX_LINES, EVENTS_MAX_BYTES, (n) => Buffer.from(`lost ${n}\n`));
+    const sub = src.attach((now, text) => q.offer(Buffer.from(`${formatSeconds(now)} ${text}\n`)), () => q.hangup());
+    return {
+      read: (_offset, count, signal) => q.read(count, signal),
+      clunk: () => sub.dispose(),
+    };
+  });
 }
 
 function v4(n: number): string {

@@ -17,6 +17,39 @@ import type { Waiter } from './queue.js';
 
 const EMPTY = new Uint8Array(0);
 
+/** Readers of one kind a stack allows at once (each holds a LossyQueue). */
+export class ReaderBudget {
+  private n = 0;
+  constructor(readonly max: number) {}
+  /** Takes a place; false when all are taken. */
+  take(): boolean {
+    if (this.n >= this.max) return false;
+    this.n++;
+    return true;
+  }
+  give(): void {
+    if (this.n > 0) this.n--;
+  }
+  get used(): number {
+    return this.n;
+  }
+}
+
+/** Capture readers at once per stack (each up to CAPTURE_MAX_BYTES queued). */
+export const MAX_CAPTURE_READERS = 16;
+/** Event readers at once per stack (each up to EVENTS_MAX_BYTES queued). */
+export const MAX_EVENT_READERS = 64;
+
+/** One stack's budgets of capture and event readers. */
+export interface ReaderBudgets {
+  readonly captures: ReaderBudget;
+  readonly events: ReaderBudget;
+}
+
+export function readerBudgets(): ReaderBudgets {
+  return { captures: new ReaderBudget(MAX_CAPTURE_READERS), events: new ReaderBudget(MAX_EVENT_READERS) };
+}
+
 export class LossyQueue {
   private parts: Uint8Array[] = [];
   private head = 0;

@@ -4,6 +4,7 @@
 // and a reader that stops reading changes nothing in the transfer while
 // its losses show in the stream's drop count.
 import { afterEach, describe, expect, it } from 'vitest';
+import { MAX_CAPTURE_READERS } from '../../src/netfs/lossy.js';
 import { drive, errorOf, lan, runFor } from './netfs-sim.js';
 import type { SimClient, SimNet } from './netfs-sim.js';
 import { announce, connect, conversation, pattern, readQueued, readToEof, stats, take, transfer, tshark } from './observe.js';
@@ -170,6 +171,19 @@ describe('/net/ipifc/N/pcap and /net/ether0/pcap', () => {
     expect(await errorOf(net.clock, icmpIn.write('tcp port eighty'))).toBe('filter: bad port eighty');
     expect(await errorOf(net.clock, icmpIn.write('host 10.0.0.300'))).toBe('filter: bad address 10.0.0.300');
     for (const f of [ifc, ether, udp9, icmpIn, udata, u.ctl, c.data, c.ctl, s.data, s.ctl, ann.ctl]) f.close();
+  });
+
+  it('are bounded per stack: one more reader than it allows finds no free devices', async () => {
+    net = lan(1);
+    const [cli] = net.clients as [SimClient];
+    const files = [];
+    for (let i = 0; i < MAX_CAPTURE_READERS; i++) files.push(await cli.open(i % 2 ? '/ipifc/1/pcap' : '/ether0/pcap'));
+    await expect(cli.open('/ipifc/1/pcap')).rejects.toThrow('no free devices');
+    const conv = await conversation(cli);
+    await expect(cli.open(`${conv.dir}/pcap`)).rejects.toThrow('no free devices');
+    files.pop()!.close();
+    files.push(await cli.open(`${conv.dir}/pcap`));
+    for (const f of [...files, conv.ctl]) f.close();
   });
 
   it('are the host owner\'s: others may not open them', async () => {

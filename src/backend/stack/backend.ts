@@ -40,6 +40,7 @@ import { toMask } from '../../stack/ifc.js';
 import { StackNames } from './names.js';
 import { NinepError } from '../../ninep/error.js';
 import { clockNode } from '../../netfs/clock.js';
+import { readerBudgets } from '../../netfs/lossy.js';
 import type { ClockControl } from '../../netfs/clock.js';
 
 export interface StackNetOptions {
@@ -80,6 +81,8 @@ export class StackNet implements NetBackend {
   readonly names: StackNames;
   /** DHCP clients on our interfaces (`--ip dhcp`, ipifc ctl `dhcp`). */
   readonly dhcp: DhcpService;
+  /** Capture and event readers, bounded per stack across all its files. */
+  private readonly readers = readerBudgets();
 
   constructor(private readonly opts: StackNetOptions) {
     this.stack = new Stack({ clock: opts.clock, rng: opts.rng, ...(opts.log ? { log: opts.log } : {}) });
@@ -89,9 +92,11 @@ export class StackNet implements NetBackend {
     const tcp = new StackTcp(this.stack, this.tcp);
     this.tcpDir = new ProtoDir(tcp, 1, ctx);
     tcp.dir = this.tcpDir;
+    tcp.readers = this.readers;
     const udp = new StackUdp(this.stack);
     this.udpDir = new ProtoDir(udp, 2, ctx);
     udp.dir = this.udpDir;
+    udp.readers = this.readers;
     this.icmpDir = new ProtoDir(new StackIcmp(this.stack), 3, ctx);
     const sysname = opts.sysname ?? hostname();
     const dnsServers = (opts.dnsServers ?? []).map((a) => {
@@ -112,6 +117,7 @@ export class StackNet implements NetBackend {
       },
     });
     this.ipifc = new StackIpifc(this.stack, (path) => (path.includes('!') ? this.remotePort(path) : this.port(path)), (ifc, args) => this.dhcpCtl(ifc, args));
+    this.ipifc.readers = this.readers;
     const ipifcDir = new IpifcDir(this.ipifc, opts.eve);
     const arp = arpNode(new StackArp(this.stack), opts.eve);
     const iproute = iprouteNode(new StackRoutes(this.stack), opts.eve);
@@ -167,7 +173,7 @@ export class StackNet implements NetBackend {
   addEther(link: Link, opts?: EtherDirOptions): EtherPort {
     const port = new EtherPort(`ether${this.ports.length}`, link);
     this.ports.push(port);
-    this.ethers.push(new EtherDir(port.name, this.ports.length - 1, port, this.opts.eve, this.opts.clock, opts));
+    this.ethers.push(new EtherDir(port.name, this.ports.length - 1, port, this.opts.eve, this.opts.clock, { ...opts, captureReaders: this.readers.captures }));
     return port;
   }
 

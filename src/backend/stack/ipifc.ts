@@ -24,6 +24,7 @@ import type { EventSource } from '../../netfs/events.js';
 import { parseImpair } from '../../netfs/impair.js';
 import type { IfcEvent } from '../../stack/ifcevents.js';
 import { EventFan, FlowWatch } from './observe.js';
+import { readerBudgets } from '../../netfs/lossy.js';
 import { untilOver } from '../../netfs/capture.js';
 
 /** Interfaces at most (9front: 32 per stack). */
@@ -53,6 +54,8 @@ function classMask(ip: number): number {
 
 export class StackIpifc implements IpifcSource {
   private readonly slots: IfcSlot[] = [];
+  /** The stack's capture and event readers (StackNet shares one among its files). */
+  readers = readerBudgets();
 
   /**
    * `ports` resolves a device path (/net/ether0, ether0, or a lower server's) to an ether port;
@@ -253,6 +256,7 @@ export class StackIpifc implements IpifcSource {
     const s = this.slots[index]!;
     const loop = s.ifc?.loopback ?? false;
     return {
+      readers: this.readers.captures,
       linktype: loop ? LINKTYPE_RAW : LINKTYPE_ETHERNET,
       name: `ipifc/${index}`,
       now: () => this.stack.now(),
@@ -262,7 +266,7 @@ export class StackIpifc implements IpifcSource {
 
   events(index: number): EventSource {
     const s = this.slots[index]!;
-    return { attach: (sink, ended) => untilOver(s.watchers, ended, s.fan.attach(sink)) };
+    return { readers: this.readers.events, attach: (sink, ended) => untilOver(s.watchers, ended, s.fan.attach(sink)) };
   }
 
   private need(s: IfcSlot): Ifc {

@@ -14,6 +14,7 @@ import type { Disposable } from '../../link/link.js';
 import type { ImpairmentState, PacketDir, PacketHook, PacketTap } from '../../link/packethook.js';
 import type { ImpairRequest } from '../../netfs/impair.js';
 import type { Rng } from '../../lib/rng.js';
+import { MAX_TAPS } from '../../link/packethook.js';
 
 /** The parts of a PacketHook observers use (whatever its packets' context). */
 export type HookControl = Pick<PacketHook<unknown>, 'taps' | 'impair' | 'impairments'>;
@@ -41,7 +42,9 @@ export class FlowWatch {
     for (const [dir, i] of this.impairs) t.hook().impair(dir, i.spec, i.seed);
   }
 
+  /** @throws RangeError beyond MAX_TAPS */
   addTap(tap: PacketTap): Disposable {
+    if (this.taps.length >= MAX_TAPS) throw new RangeError('too many captures');
     const e: TapEntry = { tap, sub: null };
     this.taps.push(e);
     if (this.target) e.sub = this.target.hook().taps.add(tap);

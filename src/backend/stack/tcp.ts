@@ -35,6 +35,7 @@ import { impairText, parseImpair } from '../../netfs/impair.js';
 import type { TcpEvent } from '../../stack/tcp/events.js';
 import { EventFan, FlowWatch } from './observe.js';
 import { conversationCapture, conversationEvents } from './convobs.js';
+import { readerBudgets } from '../../netfs/lossy.js';
 
 /** Receive queue bound; the TCP window is what keeps it from being reached. */
 const RQ_LIMIT = 8 * 1024 * 1024;
@@ -73,6 +74,8 @@ export class StackTcp implements Proto {
   readonly dataMode = 'stream' as const;
   readonly rqLimit = RQ_LIMIT;
   dir!: ProtoDir;
+  /** The stack's capture and event readers (StackNet shares one among its files). */
+  readers = readerBudgets();
 
   constructor(private readonly stack: Stack, private readonly tcp: TcpLayer, readonly maxConvs = 1024) {}
 
@@ -306,11 +309,11 @@ export class StackTcp implements Proto {
   }
 
   capture(c: Conv): CaptureSource {
-    return conversationCapture(c, `tcp/${c.index}`, LINKTYPE_RAW, this.stack, st(c).watch);
+    return conversationCapture(c, `tcp/${c.index}`, LINKTYPE_RAW, this.stack, st(c).watch, this.readers);
   }
 
   events(c: Conv): EventSource {
-    return conversationEvents(c, st(c).fan);
+    return conversationEvents(c, st(c).fan, this.readers);
   }
 
   stats(): string {

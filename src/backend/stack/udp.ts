@@ -22,6 +22,7 @@ import { impairText, parseImpair } from '../../netfs/impair.js';
 import { get16, get32 } from '../../stack/wire/bytes.js';
 import { FlowWatch } from './observe.js';
 import { conversationCapture } from './convobs.js';
+import { readerBudgets } from '../../netfs/lossy.js';
 
 /** Plan 9's UDP receive queue bound; excess datagrams are dropped. */
 const RQ_LIMIT = 512 * 1024;
@@ -49,6 +50,8 @@ export class StackUdp implements Proto {
   readonly dataMode = 'datagram' as const;
   readonly rqLimit = RQ_LIMIT;
   dir!: ProtoDir;
+  /** The stack's capture readers (StackNet shares one among its files). */
+  readers = readerBudgets();
 
   constructor(private readonly stack: Stack, readonly maxConvs = 1024) {}
 
@@ -187,14 +190,14 @@ export class StackUdp implements Proto {
   capture(c: Conv): CaptureSource {
     const p = ptcl(c);
     const name = `udp/${c.index}`;
-    if (!p.parent) return conversationCapture(c, name, LINKTYPE_RAW, this.stack, p.watch);
+    if (!p.parent) return conversationCapture(c, name, LINKTYPE_RAW, this.stack, p.watch, this.readers);
     const peer = toV4(c.raddr);
     const port = c.rport;
     const ofPeer = (pkt: Uint8Array, dir: 'in' | 'out'): boolean => {
       const hl = (pkt[0]! & 0x0f) * 4;
       return dir === 'in' ? get32(pkt, 12) === peer && get16(pkt, hl) === port : get32(pkt, 16) === peer && get16(pkt, hl + 2) === port;
     };
-    return conversationCapture(c, name, LINKTYPE_RAW, this.stack, ptcl(p.parent).watch, ofPeer);
+    return conversationCapture(c, name, LINKTYPE_RAW, this.stack, ptcl(p.parent).watch, this.readers, ofPeer);
   }
 
   stats(): string {

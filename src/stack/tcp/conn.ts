@@ -134,7 +134,8 @@ export class TcpConn {
   /** Capture and impairment of this flow only (TcpLayer.flowHook); null while nothing is attached. */
   flow: PacketHook<Ifc | null> | null = null;
   /** cwnd and ssthresh as last told to `ev`. */
-  private evCc = [0, 0];
+  private evCwnd = 0;
+  private evSsthresh = 0;
 
   // The rest of the TCB: @internal, read and written by input.ts,
   // output.ts, recovery.ts and timers.ts.
@@ -344,17 +345,17 @@ export class TcpConn {
   /** Attaches (or with null removes) the events sink; cwnd and ssthresh are reported as they change from now. */
   setEvents(sink: TcpEventSink | null): void {
     this.ev = sink;
-    this.evCc[0] = this.cc.cwnd;
-    this.evCc[1] = this.cc.ssthresh;
+    this.evCwnd = this.cc.cwnd;
+    this.evSsthresh = this.cc.ssthresh;
   }
 
   /** Tells `ev` of a cwnd or ssthresh that changed since it was last told (after input and timers). */
   noteCongestion(now: number): void {
     const cw = this.cc.cwnd;
     const ss = this.cc.ssthresh;
-    if (this.ev === null || (cw === this.evCc[0] && ss === this.evCc[1])) return;
-    this.evCc[0] = cw;
-    this.evCc[1] = ss;
+    if (this.ev === null || (cw === this.evCwnd && ss === this.evSsthresh)) return;
+    this.evCwnd = cw;
+    this.evSsthresh = ss;
     this.ev(now, { kind: 'cwnd', cwnd: cw, ssthresh: ss });
   }
 
