@@ -32,7 +32,7 @@ function tcpFlags(f: number): string {
 }
 
 function transport(proto: number, b: Uint8Array, o: number, end: number): string {
-  const n = end - o;
+  const n = Math.max(0, end - o);
   if (proto === 6) {
     if (n < 20) return `dump(ln=${n})`;
     const fl = u16(b, o + 12);

@@ -79,6 +79,19 @@ describe('impair on a conversation', () => {
     for (const f of [evB, pcapB, a.data, a.ctl, b.data, b.ctl, sa.data, sa.ctl, sb.data, sb.ctl, ann.ctl]) f.close();
   });
 
+  it('on an announcement, impairs each call it accepts', async () => {
+    net = lan(2);
+    const [cli, srv] = net.clients as [SimClient, SimClient];
+    const ann = await announce(net, srv, 7202);
+    await drive(net.clock, ann.ctl.write('impair in loss 10% seed 2'));
+    const c = await connect(net, cli, await conversation(cli), '10.0.0.2!7202');
+    const s = await take(net, srv, ann.n);
+    await transfer(net, c, s, pattern(256 * 1024));
+    expect(await srv.text(`${s.dir}/status`)).toMatch(/\nimpair in loss 10% seed 2 dropped [1-9]\d* /);
+    expect((await stats(cli)).RetransSegs).toBeGreaterThan(0);
+    for (const f of [c.data, c.ctl, s.data, s.ctl, ann.ctl]) f.close();
+  });
+
   it('says what is wrong with a request, and goes with off', async () => {
     net = lan(1);
     const [cli] = net.clients as [SimClient];

@@ -70,6 +70,11 @@ export class FlowWatch {
     if (req.spec === null) this.target?.dropIdle();
   }
 
+  /** Takes `from`'s impairments (an announcement's, for a call it accepts), same seeds. */
+  inherit(from: FlowWatch): void {
+    for (const [dir, i] of from.impairs) this.impairs.set(dir, i);
+  }
+
   /** What status shows: the hook's states once bound, else the settings waiting for it. */
   impairments(): ImpairmentState[] {
     if (this.impairs.size === 0) return [];

@@ -189,6 +189,7 @@ export class StackTcp implements Proto {
           nc.ttl = c.ttl;
           nc.tos = c.tos;
           const ns = st(nc);
+          ns.watch.inherit(s.watch); // an announcement's impairment is each call's
           this.wire(nc, ns, conn);
           handler = this.handler(nc, ns);
         });
