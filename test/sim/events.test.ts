@@ -4,8 +4,16 @@
 // ARP; a reader that falls behind finds `lost N`.
 import { afterEach, describe, expect, it } from 'vitest';
 import { drive, errorOf, lan, runFor } from './netfs-sim.js';
-import type { SimClient, SimNet } from './netfs-sim.js';
+import type { SimNet } from './netfs-sim.js';
+import { StackNet } from '../../src/backend/stack/backend.js';
+import { ManualClock } from '../../src/lib/clock.js';
+import { SeededRng } from '../../src/lib/rng.js';
+import { Hub } from '../../src/link/hub.js';
 import { EVENTS_MAX_BYTES, EVENTS_MAX_LINES } from '../../src/netfs/events.js';
+import { Stack } from '../../src/stack/stack.js';
+import { ip } from '../stack/helpers.js';
+import { TestDhcpServer } from '../stack/servers.js';
+import { SimClient } from './netfs-sim.js';
 import { announce, connect, conversation, pattern, queuedLines, readToEof, stats, take, transfer } from './observe.js';
 
 let net: SimNet | null = null;
@@ -115,5 +123,43 @@ describe('/net/ipifc/N/events', () => {
     expect(lines[1]).toMatch(/^3\.\d{6} arp failed 10\.0\.0\.77$/);
     expect(lines.length).toBe(2);
     for (const f of [sev, cev, ctl, data, u.ctl, d2, u2.ctl]) f.close();
+  });
+});
+
+describe('/net/ipifc/N/events and DHCP', () => {
+  it('tells of the lease bound and released, with the addresses DHCP adds and removes', async () => {
+    const clock = new ManualClock(0);
+    const hub = new Hub({ clock });
+    const infra = new Stack({ clock, rng: new SeededRng(31) });
+    infra.addInterface(hub.port()).addAddress(ip('10.6.0.1'), 24);
+    const dhcp = new TestDhcpServer(infra, ip('10.6.0.1'), [ip('10.6.0.50')], { leaseTime: 3600, subnetMask: 0xffffff00, routers: [ip('10.6.0.1')] });
+    const stack = new StackNet({ eve: 'eve', clock, rng: new SeededRng(32), sysname: 'gnot', ndbFiles: [] });
+    stack.addEther(hub.port());
+    const sim: SimNet = { clock, nets: [stack], clients: [new SimClient(stack.tree, clock)], close: async () => { await stack.close(); dhcp.close(); infra.close(); } };
+    net = sim;
+    const cli = sim.clients[0]!;
+    const ctl = await cli.open('/ipifc/clone');
+    const n = Buffer.from(await drive(clock, ctl.read(20))).toString();
+    await drive(clock, ctl.write('bind ether /net/ether0'));
+    const ev = await cli.open(`/ipifc/${n}/events`, 0);
+    await drive(clock, ctl.write('dhcp'));
+    const lines: string[] = [];
+    while (!lines.some((l) => / dhcp bound /.test(l))) {
+      await runFor(clock, 500);
+      lines.push(...queuedLines(ev));
+    }
+    await drive(clock, ctl.write('dhcp release'));
+    await runFor(clock, 100);
+    lines.push(...queuedLines(ev));
+    const text = lines.map((l) => l.replace(/^\d+\.\d{6} /, ''));
+    expect(text.filter((l) => !l.startsWith('arp '))).toEqual([
+      'add 0.0.0.0 0.0.0.0',
+      'remove 0.0.0.0 0.0.0.0',
+      'add 10.6.0.50 255.255.255.0',
+      'dhcp bound 10.6.0.50 255.255.255.0 server 10.6.0.1 seconds 3600',
+      'remove 10.6.0.50 255.255.255.0',
+      'dhcp lost',
+    ]);
+    for (const f of [ev, ctl]) f.close();
   });
 });
