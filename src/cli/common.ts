@@ -87,6 +87,15 @@ export function isExiting(): boolean {
   return exiting;
 }
 
+/** connect(), or exit with its error in one line. */
+export async function connectOrDie(flags: ClientFlags): Promise<Client> {
+  try {
+    return await connect(flags);
+  } catch (e) {
+    die((e as Error).message);
+  }
+}
+
 /** Print a one-line error and exit non-zero. */
 export function die(msg: string, code = 1): never {
   console.error(`9net: ${msg}`);

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * The 9net command: serve /net, and the client tools that use it (9p,
- * dial, listen1, con, csquery, netstat, ping, ipconfig). Errors are one
+ * dial, listen1, con, csquery, netstat, ping, ipconfig, snoop). Errors are one
  * line on stderr and a non-zero exit; a standard output closed by its
  * reader (`9net ... | head`) ends the command quietly with status 0.
  */
@@ -24,6 +24,7 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   console.error(`9net: standard output: ${e.message}`);
   process.exit(1);
 });
+import { addSnoop } from './snoop.js';
 
 const program = new Command();
 program
@@ -43,6 +44,7 @@ addCsquery(program);
 addNetstat(program);
 addPing(program);
 addIpconfig(program);
+addSnoop(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -20,11 +20,13 @@ import type { ClientFlags } from './common.js';
 import { servedPath } from './netcall.js';
 import { csGetValue } from './ndb.js';
 import { readIpifc } from './readipifc.js';
+import { netstatEvents } from './netstat-events.js';
 
 interface NetstatFlags extends ClientFlags {
   i?: boolean;
   n?: boolean;
   p?: string[];
+  events?: boolean;
 }
 
 /** Plan 9's %-Ns: left-justified in N columns, never cut. */
@@ -132,7 +134,9 @@ export function addNetstat(program: Command): void {
     .option('-i', 'the interfaces instead of the conversations')
     .option('-n', 'numbers: no port or host name translation through cs')
     .option('-p <proto>', 'only this protocol (repeatable)', (v: string, acc: string[] | undefined) => [...(acc ?? []), v])
+    .option('-e, --events', 'show TCP and interface events as they happen (our stack\'s events files), until interrupted')
     .action(async (netdir: string, o: NetstatFlags) => {
+      if (o.events) return netstatEvents(o).then(() => exit(0), (e: unknown) => exit(1, `netstat: ${message(e)}`));
       try {
         const c = await connect(o);
         const ns = new Netstat(c, netdir, o.n ?? false);

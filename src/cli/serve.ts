@@ -8,6 +8,8 @@ import type { NetBackend } from '../backend/backend.js';
 import { hostNet } from '../backend/host/backend.js';
 import { StackNet } from '../backend/stack/backend.js';
 import { RealClock } from '../lib/clock.js';
+import type { Clock } from '../lib/clock.js';
+import { SimClock } from '../lib/simclock.js';
 import { CryptoRng } from '../lib/rng.js';
 import { TapLink } from '../link/tap.js';
 import { PcapLink } from '../link/pcap.js';
@@ -36,6 +38,15 @@ interface ServeFlags {
   dns?: string[];
   users?: string;
   allowRemote?: boolean;
+  clock: string;
+}
+
+/** `--clock`: the real clock, or simulated time steered through /net/clock (frozen at 0 until told). */
+function chooseClock(kind: string): { clock: Clock; clockControl?: SimClock } {
+  if (kind === 'real') return { clock: new RealClock() };
+  if (kind !== 'manual') die(`bad --clock ${kind}: want real or manual`);
+  const sim = new SimClock();
+  return { clock: sim, clockControl: sim };
 }
 
 /** A listen host that only this machine reaches. */
@@ -80,7 +91,7 @@ function linkError(e: unknown): string {
 async function stackBackend(flags: ServeFlags, eve: string): Promise<NetBackend> {
   let net: StackNet;
   try {
-    net = new StackNet({ eve, clock: new RealClock(), rng: new CryptoRng(), log: (l) => console.error(`9net: ${l}`), ...(flags.dns ? { dnsServers: flags.dns } : {}) });
+    net = new StackNet({ eve, ...chooseClock(flags.clock), rng: new CryptoRng(), log: (l) => console.error(`9net: ${l}`), ...(flags.dns ? { dnsServers: flags.dns } : {}) });
   } catch (e) {
     die(`--dns: ${(e as Error).message}`);
   }
@@ -129,7 +140,7 @@ async function stackBackend(flags: ServeFlags, eve: string): Promise<NetBackend>
 }
 
 /** Several stacks, hubs and pairs from a topology file; each stack's /net by attach name. */
-async function topologyBackend(file: string, eve: string): Promise<NetBackend> {
+async function topologyBackend(file: string, eve: string, clock: string): Promise<NetBackend> {
   try {
     accessSync(file, constants.R_OK);
   } catch (e) {
@@ -137,7 +148,7 @@ async function topologyBackend(file: string, eve: string): Promise<NetBackend> {
   }
   let topo: Topology;
   try {
-    topo = await Topology.fromFile(file, { eve, clock: new RealClock(), rng: new CryptoRng(), log: (l) => console.error(`9net: ${l}`) });
+    topo = await Topology.fromFile(file, { eve, ...chooseClock(clock), rng: new CryptoRng(), log: (l) => console.error(`9net: ${l}`) });
   } catch (e) {
     die((e as Error).message);
   }
@@ -179,6 +190,7 @@ export function addServe(program: Command): void {
     .option('--gw <addr>', 'with --ip: the default gateway')
     .option('--dns <addr>', 'with our stack: a DNS server for /net/dns and cs, asked before those DHCP or /net/ndb give (repeatable)', (v: string, acc: string[] | undefined) => [...(acc ?? []), v])
     .option('--mtu <n>', 'with --tap: the IP MTU of the link (default: the device\'s)', intArg(68, 65535))
+    .option('--clock <kind>', 'with our stack or --topology: real (default), or manual: simulated time, frozen until /net/clock says freeze, advance D, rate R or real', 'real')
     .option('--users <file>', 'more user names a local uid may attach as: lines of "UID-or-USER NAME..."')
     .option('--allow-remote', 'accept clients whose uid cannot be known (other machines): they may attach as anyone (no authentication)')
     .option('--trace', 'print every 9P message on stderr, and the text of ctl writes')
@@ -188,8 +200,9 @@ export function addServe(program: Command): void {
       if (chosen > 1) die('choose one of --tap, --pcap, --ether-over, --over and --topology');
       const stack = Boolean(flags.tap || flags.pcap || flags.etherOver);
       if (!stack && (flags.ip || flags.gw || flags.mtu || flags.dns)) die('--ip, --gw, --mtu and --dns need --tap, --pcap or --ether-over');
+      if (!stack && !flags.topology && flags.clock !== 'real') die('--clock needs our stack: --tap, --pcap, --ether-over or --topology');
       let backend: NetBackend;
-      if (flags.topology) backend = await topologyBackend(flags.topology, eve);
+      if (flags.topology) backend = await topologyBackend(flags.topology, eve, flags.clock);
       else if (flags.over) {
         try {
           backend = await overNet({ eve, lower: flags.over });

@@ -2,10 +2,14 @@
  * An ether device as Plan 9's #l is one: it owns a Link and shares its
  * frames between the /net/etherN slots and (once an ipifc is bound to it)
  * our IP stack, which gets a Link of its own from stackLink(). Frames the
- * stack sends pass the slots' taps on their way out.
+ * stack sends pass the slots' taps on their way out. Captures
+ * (/net/etherN/pcap) see every frame the wire gives and every frame put on
+ * it, by the stack or a slot.
  */
 import { newLinkStats } from './link.js';
 import type { BatchEndHandler, Disposable, FrameHandler, Link, LinkStats } from './link.js';
+import { TapList } from './packethook.js';
+import type { PacketTap } from './packethook.js';
 
 /** What an ether device directory (/net/etherN) needs of its device. */
 export interface EtherCounters {
@@ -29,6 +33,8 @@ export interface EtherDevice {
   tap(fn: (frame: Uint8Array, dir: 'in' | 'out') => void): { dispose(): void };
   /** Ether types the local stack holds (connect to them fails). */
   heldTypes(): number[];
+  /** Every frame from the wire ('in') and put on it ('out'); absent: no capture. */
+  capture?(fn: PacketTap): Disposable;
 }
 
 /** The ether types a bound IP interface holds (IPv4, ARP, IPv6), as ipifc's bind does. */
@@ -38,6 +44,7 @@ type Tap = (frame: Uint8Array, dir: 'in' | 'out') => void;
 
 export class EtherPort implements EtherDevice {
   private taps: Tap[] = [];
+  private readonly captures = new TapList();
   private stackRx: FrameHandler | null = null;
   private stackEnd: BatchEndHandler | null = null;
   private readonly sub: Disposable;
@@ -46,6 +53,7 @@ export class EtherPort implements EtherDevice {
   constructor(readonly name: string, readonly link: Link) {
     this.sub = link.attach(
       (frame) => {
+        if (this.captures.size !== 0) this.captures.run(frame, 'in');
         const taps = this.taps;
         for (let i = 0; i < taps.length; i++) taps[i]!(frame, 'in');
         this.stackRx?.(frame);
@@ -71,6 +79,7 @@ export class EtherPort implements EtherDevice {
   }
 
   transmit(frame: Uint8Array): void {
+    if (this.captures.size !== 0) this.captures.run(frame, 'out');
     this.link.send(frame);
   }
 
@@ -89,6 +98,10 @@ export class EtherPort implements EtherDevice {
     return this.bound ? IP_TYPES : [];
   }
 
+  capture(fn: PacketTap): Disposable {
+    return this.captures.add(fn);
+  }
+
   /** The Link the IP stack attaches to; one at a time (ipifc bind). */
   stackLink(): Link {
     if (this.ipLink) return this.ipLink;
@@ -97,6 +110,7 @@ export class EtherPort implements EtherDevice {
     const send = (frame: Uint8Array): void => {
       const taps = port.taps;
       for (let i = 0; i < taps.length; i++) taps[i]!(frame, 'out');
+      if (port.captures.size !== 0) port.captures.run(frame, 'out');
       stats.txFrames++;
       stats.txBytes += frame.length;
       port.link.send(frame);

@@ -9,14 +9,16 @@
  * the same direction; if none follows, it is released at the next clock tick
  * (clock.at(now)) or, without a clock, on a microtask. Frames held for delay
  * or reorder are bounded by `limit` (default 1024); beyond it they are dropped
- * and counted as overflow.
+ * and counted as overflow. Each direction is an ImpairPipe (impair.ts).
  */
-import type { Clock, TimerHandle } from '../lib/clock.js';
+import type { Clock } from '../lib/clock.js';
 import type { Rng } from '../lib/rng.js';
+import { checkImpairSpec, DEFAULT_HOLD_LIMIT, HoldBudget, ImpairPipe, newImpairCounters } from './impair.js';
+import type { ImpairCounters, ImpairSpec } from './impair.js';
 import type { BatchEndHandler, Disposable, FrameHandler, Link, LinkStats } from './link.js';
 
 /** Default bound on frames held for delay or reorder, per FaultLink. */
-export const DEFAULT_FAULT_LIMIT = 1024;
+export const DEFAULT_FAULT_LIMIT = DEFAULT_HOLD_LIMIT;
 
 export interface FaultSpec {
   /** Probability in [0, 1] that a frame is dropped. */
@@ -42,138 +44,32 @@ export interface FaultOptions {
   limit?: number;
 }
 
-export interface FaultCounters {
-  dropped: number;
-  duplicated: number;
-  corrupted: number;
-  reordered: number;
-  delayed: number;
-  /** Frames dropped because `limit` frames were already held. */
-  overflow: number;
-}
+export type FaultCounters = ImpairCounters;
 
-interface Spec {
-  drop: number;
-  duplicate: number;
-  corrupt: number;
-  reorder: number;
-  delayMin: number;
-  delayMax: number;
-}
-
-function checkSpec(s: FaultSpec | undefined, hasClock: boolean, dir: string): Spec {
-  const prob = (name: keyof FaultSpec, v: number | undefined): number => {
-    const p = v ?? 0;
-    if (!(p >= 0 && p <= 1)) throw new RangeError(`${dir}.${name} must be a probability in [0, 1], got ${p}`);
-    return p;
-  };
+function checkSpec(s: FaultSpec | undefined, hasClock: boolean, dir: string): ImpairSpec {
   const d = s?.delay ?? 0;
   const [delayMin, delayMax] = typeof d === 'number' ? [d, d] : [d.min, d.max];
-  if (!(Number.isFinite(delayMin) && Number.isFinite(delayMax) && delayMin >= 0 && delayMax >= delayMin)) {
-    throw new RangeError(`${dir}.delay must be >= 0 (and min <= max)`);
-  }
-  if (delayMax > 0 && !hasClock) throw new RangeError(`${dir}.delay needs a clock`);
-  return {
-    drop: prob('drop', s?.drop),
-    duplicate: prob('duplicate', s?.duplicate),
-    corrupt: prob('corrupt', s?.corrupt),
-    reorder: prob('reorder', s?.reorder),
+  const spec: ImpairSpec = {
+    loss: s?.drop ?? 0,
+    duplicate: s?.duplicate ?? 0,
+    corrupt: s?.corrupt ?? 0,
+    reorder: s?.reorder ?? 0,
     delayMin,
     delayMax,
+    rate: 0,
   };
-}
-
-/** One direction's fault pipeline: faults -> delay -> reorder -> emit. */
-class Direction {
-  private held: Uint8Array | null = null;
-  private flushArmed = false;
-
-  constructor(
-    private readonly f: FaultLink,
-    private readonly spec: Spec,
-    private readonly copyOnHold: boolean,
-    private readonly emit: (frame: Uint8Array) => void,
-  ) {}
-
-  get holding(): number {
-    return this.held ? 1 : 0;
-  }
-
-  input(frame: Uint8Array): void {
-    const s = this.spec;
-    const c = this.f.counters;
-    if (this.f.chance(s.drop)) {
-      c.dropped++;
-      return;
-    }
-    const copies = this.f.chance(s.duplicate) ? 2 : 1;
-    if (copies === 2) c.duplicated++;
-    for (let i = 0; i < copies; i++) {
-      let out = frame;
-      if (this.f.chance(s.corrupt) && frame.length > 0) {
-        out = frame.slice();
-        const bit = this.f.rng.u32() % (out.length * 8);
-        out[bit >>> 3]! ^= 1 << (bit & 7);
-        c.corrupted++;
-      }
-      const reorder = this.f.chance(s.reorder);
-      const delay = s.delayMax > 0 ? s.delayMin + ((s.delayMax - s.delayMin) * this.f.rng.u32()) / 2 ** 32 : 0;
-      if (delay > 0) {
-        if (!this.f.reserve()) continue;
-        c.delayed++;
-        const held = this.copyOnHold && out === frame ? frame.slice() : out;
-        this.f.schedule(delay, () => {
-          this.f.release();
-          this.output(held, reorder);
-        });
-      } else {
-        this.output(out === frame && this.copyOnHold && reorder ? frame.slice() : out, reorder);
-      }
-    }
-  }
-
-  private output(frame: Uint8Array, reorder: boolean): void {
-    if (this.f.closed) return;
-    if (reorder && !this.held && this.f.reserve(false)) {
-      this.f.counters.reordered++;
-      this.held = frame;
-      if (!this.flushArmed) {
-        this.flushArmed = true;
-        this.f.schedule(0, () => {
-          this.flushArmed = false;
-          this.flush();
-        });
-      }
-      return;
-    }
-    this.emit(frame);
-    this.flush();
-  }
-
-  flush(): void {
-    const h = this.held;
-    if (!h) return;
-    this.held = null;
-    this.f.release();
-    if (!this.f.closed) this.emit(h);
-  }
-
-  drop(): void {
-    if (this.held) this.f.release();
-    this.held = null;
-  }
+  const bad = checkImpairSpec(spec, hasClock);
+  if (bad !== null) throw new RangeError(`${dir}.${bad.replace(/^loss/, 'drop')}`);
+  return spec;
 }
 
 export class FaultLink implements Link {
-  readonly counters: FaultCounters = { dropped: 0, duplicated: 0, corrupted: 0, reordered: 0, delayed: 0, overflow: 0 };
+  readonly counters: FaultCounters = newImpairCounters();
   readonly rng: Rng;
   closed = false;
-  private readonly clock: Clock | undefined;
-  private readonly limit: number;
-  private heldCount = 0;
-  private readonly timers = new Set<TimerHandle>();
-  private readonly tx: Direction;
-  private readonly rxDir: Direction;
+  private readonly budget: HoldBudget;
+  private readonly tx: ImpairPipe;
+  private readonly rxDir: ImpairPipe;
   private rx: FrameHandler | null = null;
   private endBatch: BatchEndHandler | null = null;
   /** Frames went to rx since the receiver was last told a batch ended. */
@@ -183,20 +79,27 @@ export class FaultLink implements Link {
 
   constructor(private readonly inner: Link, opts: FaultOptions) {
     this.rng = opts.rng;
-    this.clock = opts.clock;
-    this.limit = opts.limit ?? DEFAULT_FAULT_LIMIT;
-    if (!Number.isInteger(this.limit) || this.limit < 1 || this.limit > 65536) {
-      throw new RangeError(`limit must be an integer in [1, 65536], got ${this.limit}`);
-    }
+    this.budget = new HoldBudget(opts.limit ?? DEFAULT_FAULT_LIMIT);
     const hasClock = opts.clock !== undefined;
-    this.tx = new Direction(this, checkSpec(opts.tx, hasClock, 'tx'), false, (f) => {
-      if (this.txBatch) this.txBatch.push(f);
-      else this.inner.send(f);
+    const common = { rng: opts.rng, clock: opts.clock, budget: this.budget, counters: this.counters, afterRelease: () => this.endRxBatch() };
+    this.tx = new ImpairPipe({
+      ...common,
+      spec: checkSpec(opts.tx, hasClock, 'tx'),
+      copyOnHold: false,
+      emit: (f) => {
+        if (this.txBatch) this.txBatch.push(f);
+        else this.inner.send(f);
+      },
     });
-    this.rxDir = new Direction(this, checkSpec(opts.rx, hasClock, 'rx'), true, (f) => {
-      if (!this.rx) return;
-      this.rxUnended = true;
-      this.rx(f);
+    this.rxDir = new ImpairPipe({
+      ...common,
+      spec: checkSpec(opts.rx, hasClock, 'rx'),
+      copyOnHold: true,
+      emit: (f) => {
+        if (!this.rx) return;
+        this.rxUnended = true;
+        this.rx(f);
+      },
     });
   }
 
@@ -213,7 +116,7 @@ export class FaultLink implements Link {
 
   send(frame: Uint8Array): void {
     if (this.closed) this.inner.send(frame); // the closed inner link counts the drop
-    else this.tx.input(frame);
+    else this.tx.input(frame, undefined);
   }
 
   sendBatch(frames: readonly Uint8Array[]): void {
@@ -221,7 +124,7 @@ export class FaultLink implements Link {
     const batch: Uint8Array[] = [];
     this.txBatch = batch;
     try {
-      for (const f of frames) this.tx.input(f);
+      for (const f of frames) this.tx.input(f, undefined);
     } finally {
       this.txBatch = null;
     }
@@ -231,7 +134,7 @@ export class FaultLink implements Link {
   attach(rx: FrameHandler, endBatch?: BatchEndHandler): Disposable {
     if (this.closed) throw new Error('link is closed');
     if (this.rx) throw new Error('link already has a receiver');
-    this.innerSub = this.inner.attach((f) => this.rxDir.input(f), () => this.endRxBatch());
+    this.innerSub = this.inner.attach((f) => this.rxDir.input(f, undefined), () => this.endRxBatch());
     this.rx = rx;
     this.endBatch = endBatch ?? null;
     return {
@@ -248,11 +151,8 @@ export class FaultLink implements Link {
   async close(): Promise<void> {
     if (!this.closed) {
       this.closed = true;
-      for (const t of this.timers) t.cancel();
-      this.timers.clear();
-      this.tx.drop();
-      this.rxDir.drop();
-      this.heldCount = 0;
+      this.tx.close();
+      this.rxDir.close();
       this.rx = null;
       this.endBatch = null;
       this.innerSub?.dispose();
@@ -263,50 +163,7 @@ export class FaultLink implements Link {
 
   /** Frames currently held for delay or reorder. */
   get held(): number {
-    return this.heldCount;
-  }
-
-  // ---- used by Direction ----
-
-  chance(p: number): boolean {
-    return p > 0 && this.rng.u32() < p * 2 ** 32;
-  }
-
-  /** Claims room for one held frame; false when `limit` frames are held. */
-  reserve(countOverflow = true): boolean {
-    if (this.heldCount >= this.limit) {
-      if (countOverflow) this.counters.overflow++;
-      return false;
-    }
-    this.heldCount++;
-    return true;
-  }
-
-  release(): void {
-    if (this.heldCount > 0) this.heldCount--;
-  }
-
-  /**
-   * Runs `fn` after `delay`; frames it hands to the receiver (held or
-   * delayed ones) are a batch of their own.
-   */
-  schedule(delay: number, fn: () => void): void {
-    const clock = this.clock;
-    if (!clock) {
-      queueMicrotask(() => {
-        if (this.closed) return;
-        fn();
-        this.endRxBatch();
-      });
-      return;
-    }
-    const t: TimerHandle = clock.at(clock.now() + delay, () => {
-      this.timers.delete(t);
-      if (this.closed) return;
-      fn();
-      this.endRxBatch();
-    });
-    this.timers.add(t);
+    return this.budget.held;
   }
 
   /** The inner link's batch (or a timer's frames) is over: tell the receiver, if it got any. */

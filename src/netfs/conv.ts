@@ -8,6 +8,8 @@
  * lower /net) supplies the transport behind it.
  */
 import type { MaybePromise, Signal } from '../ninep/node.js';
+import type { CaptureSource } from './capture.js';
+import type { EventSource } from './events.js';
 import { IPnoaddr } from './ipaddr.js';
 import type { Ip } from './ipaddr.js';
 import { Queue } from './queue.js';
@@ -73,6 +75,10 @@ export interface Proto {
   stats?(): string;
   /** Whether an address may be used as a local address. */
   isLocal(addr: Ip): boolean;
+  /** The conversation's packets (N/pcap, ours); absent: no pcap file. */
+  capture?(c: Conv): CaptureSource;
+  /** The conversation's events (N/events, ours); absent: no events file. */
+  events?(c: Conv): EventSource;
 }
 
 /** Unaccepted calls an announced conversation may queue by default (devip's Maxincall). */
@@ -110,14 +116,24 @@ export class Conv {
   listeners: { resolve: (c: Conv) => void; reject: (e: Error) => void }[] = [];
   /** Transport state owned by the Proto. */
   ptcl: unknown = null;
+  /** Told when this conversation ends for its observers (pcap and events readers get EOF). */
+  readonly watchers = new Set<() => void>();
 
   constructor(readonly index: number, readonly proto: Proto) {
     this.rq = new Queue(proto.dataMode, proto.rqLimit);
     this.eq = new Queue('datagram', 64 * 1024);
   }
 
+  /** The conversation is over for its observers: each is told once. */
+  endWatchers(): void {
+    const w = [...this.watchers];
+    this.watchers.clear();
+    for (const fn of w) fn();
+  }
+
   /** Make an idle conversation fresh for a new owner. */
   reset(owner: string): void {
+    this.endWatchers();
     this.owner = owner;
     this.perm = 0o660;
     this.state = 'Idle';

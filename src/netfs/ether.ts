@@ -37,6 +37,9 @@ import { Queue } from './queue.js';
 import type { EtherDevice } from '../link/etherport.js';
 import { QSPACE_ETHER } from './qid.js';
 import { SynthDir, SynthFile, readOnly, snapshotText, wantsWrite } from '../ninep/synth.js';
+import { LINKTYPE_ETHERNET } from '../capture/pcapng.js';
+import { captureFile, untilOver } from './capture.js';
+import { MAX_CAPTURE_READERS, ReaderBudget } from './lossy.js';
 
 /** Slots per device (netif Ntypes). */
 export const MAX_SLOTS = 8;
@@ -76,6 +79,8 @@ function isOurs(frame: Uint8Array, mac: Uint8Array): boolean {
 export interface EtherDirOptions {
   /** Whose devether to behave as (default 9net's; see above). */
   netif?: '9net' | 'plan9';
+  /** The stack's capture readers, shared with its other capture files (default: the device's own). */
+  captureReaders?: ReaderBudget;
 }
 
 export class EtherDir {
@@ -86,6 +91,9 @@ export class EtherDir {
   /** MAC (as a number) → the bridge slot that wrote frames from it. */
   private readonly learnt = new Map<number, Slot>();
   private tapHandle: { dispose(): void } | null = null;
+  private readonly captureReaders: ReaderBudget;
+  /** Told when the device goes away (its pcap readers get EOF). */
+  private readonly enders = new Set<() => void>();
 
   constructor(
     readonly name: string,
@@ -96,12 +104,14 @@ export class EtherDir {
     opts: EtherDirOptions = {},
   ) {
     this.plan9 = opts.netif === 'plan9';
+    this.captureReaders = opts.captureReaders ?? new ReaderBudget(MAX_CAPTURE_READERS);
     this.node = new SynthDir(
       this.qid(0, 0, true),
       () => ({ name, uid: eve, mode: 0o555 }),
-      () => [this.clone(), this.addr(), this.statsFile('stats', 7, -1), this.statsFile('ifstats', 9, -1), ...this.slots.map((s) => this.slotDir(s))],
+      () => [this.clone(), this.addr(), this.statsFile('stats', 7, -1), this.statsFile('ifstats', 9, -1), ...this.pcapFile(), ...this.slots.map((s) => this.slotDir(s))],
       (n) => {
         if (n === 'clone') return this.clone();
+        if (n === 'pcap') return this.pcapFile()[0] ?? null;
         if (n === 'addr') return this.addr();
         if (n === 'stats') return this.statsFile('stats', 7, -1);
         if (n === 'ifstats') return this.statsFile('ifstats', 9, -1);
@@ -118,6 +128,8 @@ export class EtherDir {
     this.tapHandle?.dispose();
     this.tapHandle = null;
     for (const s of this.slots) s.rq.hangup();
+    for (const fn of [...this.enders]) fn();
+    this.enders.clear();
   }
 
   private qid(slot: number, type: number, dir = false): ReturnType<typeof qid> {
@@ -299,6 +311,25 @@ export class EtherDir {
       if (wantsWrite(req.mode)) throw new NinepError('bad arg in system call');
       return snapshotText(() => hex(this.dev.mac));
     });
+  }
+
+  /**
+   * /net/etherN/pcap (ours; netfs/capture.ts): every frame from the wire
+   * and put on it, the host owner's. Absent when the device cannot be tapped.
+   */
+  private pcapFile(): Node[] {
+    const dev = this.dev;
+    if (!dev.capture) return [];
+    return [new SynthFile(this.qid(0, 10), () => ({ name: 'pcap', uid: this.eve, mode: 0o600 }), (req) => {
+      if (req.user !== this.eve) throw new NinepError(Eperm);
+      return captureFile({
+        readers: this.captureReaders,
+        linktype: LINKTYPE_ETHERNET,
+        name: this.name,
+        now: () => this.clock.now(),
+        attach: (tap, ended) => untilOver(this.enders, ended, dev.capture!(tap)),
+      });
+    })];
   }
 
   private statsText(): string {

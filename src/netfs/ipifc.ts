@@ -14,6 +14,12 @@ import type { Ip } from './ipaddr.js';
 import { QSPACE_IPIFC } from './qid.js';
 import { SynthDir, SynthFile, readOnly, snapshotText, textFile } from '../ninep/synth.js';
 import { qid, QTDIR, QTFILE } from '../ninep/types.js';
+import type { ImpairmentState } from '../link/packethook.js';
+import { captureFile } from './capture.js';
+import type { CaptureSource } from './capture.js';
+import { eventsFile } from './events.js';
+import type { EventSource } from './events.js';
+import { impairText } from './impair.js';
 
 export interface IfcAddrView {
   ip: Ip;
@@ -33,6 +39,8 @@ export interface IfcView {
   pktout: number;
   errin: number;
   errout: number;
+  /** Its impairment (ctl `impair`), shown after the addresses. */
+  impair?: readonly ImpairmentState[];
 }
 
 export interface IpifcSource {
@@ -45,6 +53,10 @@ export interface IpifcSource {
   ctl?(index: number, fields: string[], user: string): MaybePromise<void>;
   /** The clone/ctl fid of interface `index` was closed. */
   release?(index: number): void;
+  /** The interface's frames (N/pcap, ours; the host owner's); absent: no pcap file. */
+  capture?(index: number): CaptureSource;
+  /** The interface's events (N/events, ours); absent: no events file. */
+  events?(index: number): EventSource;
 }
 
 function padRight(s: string, n: number): string {
@@ -53,12 +65,13 @@ function padRight(s: string, n: number): string {
 
 /** 9front's ipifc status text. */
 export function ifcStatus(v: IfcView): string {
+  const impaired = v.impair ? impairText(v.impair) : '';
   let s = `device ${v.device} maxtu ${v.maxtu} sendra 0 recvra 0 mflag 0 oflag 0 maxraint 600000 minraint 200000 linkmtu 0 reachtime 0 rxmitra 0 ttl 255 routerlt 1800 pktin ${v.pktin} pktout ${v.pktout} errin ${v.errin} errout ${v.errout} speed 0 delay 40\n`;
-  if (v.addrs.length === 0) return `${s}\n`;
+  if (v.addrs.length === 0) return `${s}\n${impaired}`;
   for (const a of v.addrs) {
     s += `\t${padRight(formatIp(a.ip), 40)} ${padRight(formatMask(a.mask), 10)} ${padRight(formatIp(a.net), 40)} ${padRight('4294967295', 12)} ${padRight('4294967295', 12)}\n`;
   }
-  return s;
+  return s + impaired;
 }
 
 /** 9front's ipifc local text: each address and the self addresses linked to it. */
@@ -117,6 +130,18 @@ export class IpifcDir {
     const q = qid(QTFILE, QSPACE_IPIFC | (BigInt(i + 1) << 8n) | BigInt(type));
     const info = (): { name: string; uid: string; gid: string; mode: number } => ({ name, uid: 'network', gid: this.eve, mode: name === 'ctl' ? 0o664 : 0o444 });
     if (name === 'ctl') return new SynthFile(q, info, (req) => this.ctlFile(i, req.user));
+    if (name === 'pcap') {
+      return new SynthFile(q, () => ({ ...info(), uid: this.eve, mode: 0o600 }), (req) => {
+        if (req.user !== this.eve) throw new NinepError(Eperm);
+        return captureFile(this.src.capture!(i));
+      });
+    }
+    if (name === 'events') {
+      return new SynthFile(q, info, (req) => {
+        readOnly(req.mode);
+        return eventsFile(this.src.events!(i));
+      });
+    }
     return new SynthFile(q, info, (req) => {
       readOnly(req.mode);
       return snapshotText(() => {
@@ -130,7 +155,11 @@ export class IpifcDir {
   }
 
   private ifcDir(i: number): Node {
-    const kids = (): Node[] => [this.file(i, 'ctl', 1), this.file(i, 'local', 2), this.file(i, 'remote', 3), this.file(i, 'status', 4)];
+    const kids = (): Node[] => [
+      this.file(i, 'ctl', 1), this.file(i, 'local', 2), this.file(i, 'remote', 3), this.file(i, 'status', 4),
+      ...(this.src.capture ? [this.file(i, 'pcap', 5)] : []),
+      ...(this.src.events ? [this.file(i, 'events', 6)] : []),
+    ];
     return new SynthDir(
       qid(QTDIR, QSPACE_IPIFC | (BigInt(i + 1) << 8n)),
       () => ({ name: String(i), uid: 'network', gid: this.eve, mode: 0o555 }),

@@ -13,6 +13,8 @@ import { readSlice } from '../ninep/node.js';
 import type { MaybePromise, Node, OpenFile, OpenRequest, Signal } from '../ninep/node.js';
 import { Conv, MAX_BACKLOG } from './conv.js';
 import { Einuse, Elistenhungup, Enoconv, Enotannounced, guarded } from './errors.js';
+import { captureFile } from './capture.js';
+import { eventsFile } from './events.js';
 import type { LocalSpec, Proto, RemoteSpec } from './conv.js';
 import { ctlText, tokenize } from './ctl.js';
 import { formatIp, isUnspecified, parseIp } from './ipaddr.js';
@@ -175,6 +177,7 @@ export class ProtoDir {
     c.perm = 0o660;
     c.state = 'Idle';
     c.ptcl = null;
+    c.endWatchers();
   }
 
   // ---- permissions ----
@@ -224,6 +227,8 @@ export class ProtoDir {
       this.infoFile(c, 'local', Q.local, () => `${formatIp(c.laddr)}!${c.lport}\n`),
       this.infoFile(c, 'remote', Q.remote, () => `${formatIp(c.raddr)}!${c.rport}\n`),
       this.infoFile(c, 'status', Q.status, () => this.proto.status(c)),
+      ...(this.proto.capture ? [this.convFile(c, 'pcap', Q.pcap)] : []),
+      ...(this.proto.events ? [this.convFile(c, 'events', Q.events)] : []),
     ];
     return new SynthDir(
       ipQid(Q.convdir, this.protoIndex, c.index),
@@ -269,6 +274,12 @@ export class ProtoDir {
         };
       case Q.listen:
         return this.listen(c, req.user, req.signal);
+      // Observers hold no reference: a capture does not keep a conversation alive.
+      case Q.pcap:
+        return captureFile(this.proto.capture!(c));
+      case Q.events:
+        if (wantsWrite(req.mode)) throw new NinepError(Eperm);
+        return eventsFile(this.proto.events!(c));
       default:
         throw new NinepError(Eperm);
     }

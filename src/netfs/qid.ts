@@ -10,6 +10,8 @@ export enum Q {
   topdir = 1, arp = 2, bootp = 3, ndb = 4, iproute = 5, ipselftab = 6, log = 7,
   protodir = 8, clone = 9, stats = 10, convdir = 11, ctl = 12, data = 13, err = 14,
   listen = 15, local = 16, remote = 17, status = 18, snoop = 19,
+  /** Ours (no devip counterpart): a conversation's capture and event stream. */
+  pcap = 20, events = 21,
 }
 
 /** devip's packing: proto<<17 | conv<<5 | type. */
@@ -23,3 +25,5 @@ export const QSPACE_CS = 1n << 40n;
 export const QSPACE_ETHER = 2n << 40n;
 export const QSPACE_IPIFC = 3n << 40n;
 export const QSPACE_DNS = 4n << 40n;
+/** /net/clock. */
+export const QSPACE_CLOCK = 5n << 40n;

@@ -17,12 +17,34 @@ import type { MaybePromise, Signal } from '../ninep/node.js';
 
 export const Ehungup = 'i/o on hungup channel';
 
-interface Waiter {
+/** A reader waiting for data; settle() it (stop listening for its flush) before answering it. */
+export interface Waiter {
   count: number;
   resolve: (b: Uint8Array) => void;
   reject: (e: Error) => void;
   signal: Signal | undefined;
   onAbort: () => void;
+}
+
+/** A read of `count` that waits in `waiters` until answered, or flushed (it then leaves with Interrupted). */
+export function waitingRead(waiters: Waiter[], count: number, signal: Signal | undefined): Promise<Uint8Array> {
+  return new Promise<Uint8Array>((resolve, reject) => {
+    const w: Waiter = {
+      count, resolve, reject, signal,
+      onAbort: () => {
+        const i = waiters.indexOf(w);
+        if (i >= 0) waiters.splice(i, 1);
+        reject(new Interrupted());
+      },
+    };
+    signal?.addEventListener('abort', w.onAbort, { once: true });
+    waiters.push(w);
+  });
+}
+
+/** The waiter is being answered: its flush no longer concerns it. */
+export function settle(w: Waiter): void {
+  w.signal?.removeEventListener('abort', w.onAbort);
 }
 
 export class Queue {
@@ -70,7 +92,7 @@ export class Queue {
     // Hand data straight to a waiting reader when nothing is queued.
     if (!this.hasData && this.waiters.length > 0) {
       const w = this.waiters.shift()!;
-      this.settle(w);
+      settle(w);
       if (this.mode === 'datagram' || data.length <= w.count) {
         const out = data.length <= w.count ? data : data.subarray(0, w.count);
         w.resolve(out);
@@ -92,18 +114,7 @@ export class Queue {
     if (this.hasData && this.waiters.length === 0) return this.take(count);
     if (this.hungup !== null && !this.hasData) return this.eof();
     if (signal?.aborted) throw new Interrupted();
-    return new Promise<Uint8Array>((resolve, reject) => {
-      const w: Waiter = {
-        count, resolve, reject, signal,
-        onAbort: () => {
-          const i = this.waiters.indexOf(w);
-          if (i >= 0) this.waiters.splice(i, 1);
-          reject(new Interrupted());
-        },
-      };
-      signal?.addEventListener('abort', w.onAbort, { once: true });
-      this.waiters.push(w);
-    });
+    return waitingRead(this.waiters, count, signal);
   }
 
   /** Hang up with a reason (default: the generic one); queued data stays readable. */
@@ -130,7 +141,7 @@ export class Queue {
   /** Make the queue usable again (conversation recycled). */
   reset(): void {
     for (const w of this.waiters.splice(0)) {
-      this.settle(w);
+      settle(w);
       w.reject(new NinepError(Ehungup));
     }
     this.parts = [];
@@ -152,7 +163,7 @@ export class Queue {
   private wake(): void {
     while (this.waiters.length > 0 && (this.hasData || this.hungup !== null)) {
       const w = this.waiters.shift()!;
-      this.settle(w);
+      settle(w);
       if (this.hasData) w.resolve(this.take(w.count));
       else {
         try {
@@ -162,10 +173,6 @@ export class Queue {
         }
       }
     }
-  }
-
-  private settle(w: Waiter): void {
-    w.signal?.removeEventListener('abort', w.onAbort);
   }
 
   private take(count: number): Uint8Array {

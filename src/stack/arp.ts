@@ -164,6 +164,7 @@ export class ArpCache {
       if (now >= e.expires) {
         this.waiting.delete(e);
         this.map.delete(e.ip);
+        e.ifc.ev?.(now, { kind: 'arp', what: 'failed', ip: e.ip, mac: 0 });
         const frames = e.pending;
         e.pending = [];
         this.held -= frames.length;
@@ -241,6 +242,9 @@ export class ArpCache {
   }
 
   private resolve(e: Entry, ifc: Ifc, mac: number, now: number): void {
+    if (ifc.ev !== null && (e.state !== 'OK' || e.mac !== mac || e.ifc !== ifc)) {
+      ifc.ev(now, { kind: 'arp', what: e.state === 'OK' && e.ifc === ifc ? 'changed' : 'resolved', ip: e.ip, mac });
+    }
     if (e.ifc !== ifc) this.dropPending(e);
     e.ifc = ifc;
     e.mac = mac;

@@ -4,6 +4,7 @@
  * sources. `StackCore` is the internal surface the modules call back into;
  * it exists so those modules depend on an interface, not on stack.ts.
  */
+import type { Clock } from '../lib/clock.js';
 import type { Rng } from '../lib/rng.js';
 import type { Ifc } from './ifc.js';
 import type { StackStats } from './stats.js';
@@ -106,7 +107,10 @@ export interface TimerSource {
 export interface StackCore {
   readonly stats: StackStats;
   readonly rng: Rng;
+  readonly clock: Clock;
   now(): number;
+  /** The source address routing picks toward `dst`, or 0 if unroutable. */
+  sourceFor(dst: number): number;
   /** Counts a drop as `layer: reason`. */
   drop(layer: string, reason: string): void;
   /** True for our unicast addresses. */

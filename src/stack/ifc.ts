@@ -11,8 +11,11 @@
  * packets for any destination (Plan 9's DHCP trick). Every change rebuilds
  * the Stack's interface routes and self table (stack.ts).
  */
+import type { Clock } from '../lib/clock.js';
 import type { Disposable, Link } from '../link/link.js';
+import { PacketHook } from '../link/packethook.js';
 import { Ebadarg, Enotonifc, StackError } from './error.js';
+import type { IfcEventSink } from './ifcevents.js';
 import { maskPrefix } from './ipv4.js';
 import { macFromBytes } from './wire/ethernet.js';
 
@@ -55,6 +58,8 @@ export interface IfcCounters {
  * for users.
  */
 export interface IfcOwner {
+  /** The stack's clock (events are stamped with it). */
+  now(): number;
   ifcInput(ifc: Ifc, frame: Uint8Array): void;
   /** The batch of frames the link delivered (or sendRaw looped back) is over. */
   ifcBatchEnd(ifc: Ifc): void;
@@ -92,6 +97,14 @@ export class Ifc {
   rxErrors = 0;
   /** @internal */
   txErrors = 0;
+  /**
+   * Capture and impairment of this interface's frames (/net/ipifc/N/pcap,
+   * ctl `impair`), null while nothing is attached; see hookOn(). On the
+   * loopback only its taps are used (the stack calls them).
+   */
+  hook: PacketHook | null = null;
+  /** Told of ARP, address and DHCP events (/net/ipifc/N/events), null while nobody reads. */
+  ev: IfcEventSink | null = null;
 
   private addrs: IfcAddress[] = [];
   private ipMtu: number;
@@ -113,7 +126,11 @@ export class Ifc {
     this.mac = link === null ? 0 : macFromBytes(link.mac, 0);
     this.ipMtu = link === null ? LOOPBACK_MTU : link.mtu;
     this.sub = link === null ? null : link.attach(
-      (frame) => this.owner.ifcInput(this, frame),
+      (frame) => {
+        const h = this.hook;
+        if (h !== null) h.in(frame, undefined);
+        else this.owner.ifcInput(this, frame);
+      },
       () => this.owner.ifcBatchEnd(this),
     );
   }
@@ -169,6 +186,7 @@ export class Ifc {
     ip >>>= 0;
     const existing = this.addrs.find((a) => a.ip === ip);
     if (existing) return existing;
+    this.ev?.(this.owner.now(), { kind: 'add', ip, mask });
     if (ip === 0) {
       this.acceptAny = true;
       const a: IfcAddress = { ip: 0, mask, prefixLen: maskPrefix(mask), remote: 0, bcast: 0, ptp: false };
@@ -203,6 +221,7 @@ export class Ifc {
     const mask = maskOrPrefix === undefined ? undefined : toMask(maskOrPrefix);
     const i = this.addrs.findIndex((a) => a.ip === ip && (mask === undefined || a.mask === mask));
     if (i < 0) throw new StackError(Enotonifc);
+    this.ev?.(this.owner.now(), { kind: 'remove', ip, mask: this.addrs[i]!.mask });
     this.addrs.splice(i, 1);
     if (ip === 0) this.acceptAny = false;
     this.owner.ifcAddressesChanged(this, null);
@@ -211,6 +230,7 @@ export class Ifc {
   /** Removes every address (Plan 9 `connect` on an ipifc does this before `add`). */
   removeAllAddresses(): void {
     if (this.addrs.length === 0) return;
+    if (this.ev !== null) for (const a of this.addrs) this.ev(this.owner.now(), { kind: 'remove', ip: a.ip, mask: a.mask });
     this.addrs = [];
     this.acceptAny = false;
     this.owner.ifcAddressesChanged(this, null);
@@ -243,8 +263,38 @@ export class Ifc {
       this.txErrors++;
       return;
     }
+    const h = this.hook;
+    if (h !== null) {
+      h.out(frame, undefined);
+      return;
+    }
     this.txFrames++;
     this.link.send(frame);
+  }
+
+  /** The interface's hook, made on first use with `clock` for its impairment's delays. */
+  hookOn(clock: Clock): PacketHook {
+    this.hook ??= new PacketHook({
+      clock,
+      send: (frame) => {
+        if (!this.bound || this.link === null) return;
+        this.txFrames++;
+        this.link.send(frame);
+      },
+      deliver: (frame) => {
+        if (this.bound) this.owner.ifcInput(this, frame);
+      },
+      afterInRelease: () => {
+        if (this.bound) this.owner.ifcBatchEnd(this);
+      },
+      copyIn: true,
+    });
+    return this.hook;
+  }
+
+  /** Drops the hook once nothing is attached to it (the path is bare again). */
+  dropIdleHook(): void {
+    if (this.hook?.idle) this.hook = null;
   }
 
   /**
@@ -257,6 +307,7 @@ export class Ifc {
     this.addrs = [];
     this.acceptAny = false;
     this.bound = false;
+    this.hook?.close();
     this.sub?.dispose();
     this.owner.ifcUnbound(this);
   }

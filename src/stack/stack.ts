@@ -943,6 +943,8 @@ export class Stack implements StackCore, IfcOwner, ArpHost, ArpTableHost, ReasmH
       return 'dropped';
     }
     if (this.loopQ.length === 0) this.loopDue = now;
+    // A loopback's capture sees each datagram once, as it is sent.
+    if (ifc.hook !== null && ifc.loopback) ifc.hook.taps.run(pkt, 'out');
     this.loopQ.push(pkt);
     this.loopIfc.push(ifc);
     this.loopBytes += pkt.length;

@@ -13,13 +13,15 @@
  * ownership boundary). ICMP errors about datagrams an endpoint sent arrive
  * as advice (Plan 9 hangs up connected conversations with the reason).
  */
+import type { PacketHook } from '../link/packethook.js';
 import type { IcmpAdvice, IpPayloadWriter, SendResult, StackCore } from './core.js';
+import { flowHook, packetFrom, packetOf } from './flow.js';
 import { Einuse, Enoports, Enotlocal, StackError } from './error.js';
 import type { Ifc } from './ifc.js';
 import { allocEphemeral } from './ports.js';
 import { DEFAULT_TTL } from './stats.js';
 import { EMPTY } from './wire/bytes.js';
-import { IP_PROTO_UDP, IPV4_HEADER_LEN } from './wire/ipv4.js';
+import { IP_PROTO_UDP, IPV4_HEADER_LEN, parseIpv4 } from './wire/ipv4.js';
 import type { Ipv4Repr } from './wire/ipv4.js';
 import { WireError } from './wire/result.js';
 import { checkUdp, UDP_HEADER_LEN, udpDstPort, udpSrcPort, writeUdp } from './wire/udp.js';
@@ -67,6 +69,8 @@ export class UdpEndpoint {
   ttl = DEFAULT_TTL;
   /** TOS of sent datagrams (Plan 9 `tos`). */
   tos = 0;
+  /** Capture and impairment of this endpoint's datagrams only (UdpLayer.endpointHook); null while nothing is attached. */
+  hook: PacketHook<Ifc | null> | null = null;
   private lAddr: number;
   private rAddr = 0;
   private rPort = 0;
@@ -136,6 +140,7 @@ export class UdpEndpoint {
   close(): void {
     if (!this.open) return;
     this.open = false;
+    this.hook?.close();
     this.layer.release(this);
   }
 }
@@ -223,10 +228,48 @@ export class UdpLayer {
     w.payload = payload;
     w.length = UDP_HEADER_LEN + payload.length;
     const core = this.core;
+    if (ep.hook !== null) return this.sendHooked(ep, ep.hook, src, dst);
     const r = core.output(src, dst, IP_PROTO_UDP, ep.ttl, ep.tos, false, null, w, core.now());
     w.payload = EMPTY;
     if (r === 'sent' || r === 'pending') core.stats.udp.OutDatagrams++;
     return r;
+  }
+
+  /** A datagram of a hooked endpoint: as one packet through its hook (the source chosen now: it is in the checksum). */
+  private sendHooked(ep: UdpEndpoint, hook: PacketHook<Ifc | null>, src: number, dst: number): SendResult {
+    const w = this.writer;
+    if (src === 0) src = this.core.sourceFor(dst);
+    if (src === 0) {
+      w.payload = EMPTY;
+      return 'no route';
+    }
+    const pkt = packetFrom(w, IP_PROTO_UDP, src, dst, ep.ttl, ep.tos);
+    this.core.stats.udp.OutDatagrams++;
+    hook.out(pkt, null);
+    return 'sent';
+  }
+
+  /**
+   * The hook on `ep`'s datagrams only (the /net/udp/N/pcap and ctl `impair`
+   * of its conversation), made on first use; dropIdleHook() removes it.
+   */
+  endpointHook(ep: UdpEndpoint): PacketHook<Ifc | null> {
+    ep.hook ??= flowHook(this.core, this.core.clock, (pkt, ifc) => {
+      const ip = parseIpv4(pkt, false);
+      if (ip instanceof WireError || !ep.isOpen || ifc === null) return;
+      this.deliver(ep, ip, ifc);
+    }, () => {});
+    return ep.hook;
+  }
+
+  dropIdleHook(ep: UdpEndpoint): void {
+    if (ep.hook?.idle) ep.hook = null;
+  }
+
+  private deliver(ep: UdpEndpoint, ip: Ipv4Repr, ifc: Ifc): void {
+    const b = ip.payload;
+    this.core.stats.udp.InDatagrams++;
+    ep.onDatagram(ip.src, udpSrcPort(b), ip.dst, udpDstPort(b), b.slice(UDP_HEADER_LEN), ifc);
   }
 
   /**
@@ -244,6 +287,10 @@ export class UdpLayer {
     if (ep === null) {
       stats.NoPorts++;
       if (!bcast) this.core.icmpError(raw, 3, 3, 0, now);
+      return;
+    }
+    if (ep.hook !== null) {
+      ep.hook.in(packetOf(ip, b.subarray(0, len)), ifc);
       return;
     }
     stats.InDatagrams++;

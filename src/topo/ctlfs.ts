@@ -11,7 +11,8 @@
  *           and per TAP bridge:  tap TAPNAME hub HUB
  *
  * ctl commands (errors are one line, sent as the 9P error):
- *   stack NAME                      make a stack (attachable by aname NAME at once)
+ *   stack NAME [manual]             make a stack (attachable by aname NAME at once); manual: in
+ *                                   simulated time of its own, steered by its /net/clock
  *   hub NAME                        make a hub
  *   pair NAME                       make a point-to-point pair
  *   connect STACK HUB|PAIR          new etherN in STACK's /net on that segment; reply etherN
@@ -45,8 +46,8 @@ export async function topoCtl(t: Topology, f: string[]): Promise<string> {
   const n = f.length;
   switch (f[0]) {
     case 'stack':
-      if (n !== 2) usage('stack NAME');
-      t.addStack(f[1]!);
+      if (n !== 2 && !(n === 3 && f[2] === 'manual')) usage('stack NAME [manual]');
+      t.addStack(f[1]!, n === 3);
       return '';
     case 'hub':
       if (n !== 2) usage('hub NAME');

@@ -15,6 +15,9 @@
  *   "routes": { "a": [ { "target": "10.3.0.0/16", "via": "10.1.0.1" } ] }
  * }
  *
+ * A stack with "clock": "manual" runs in simulated time of its own,
+ * steered by its /net/clock (frozen until then).
+ *
  * An iface names exactly one of "hub" or "pair" and becomes the stack's
  * next etherN (in order); "ip" (A.B.C.D/N) configures it as ipconfig does,
  * "gw" (needs "ip") adds the default route. A pair takes two ifaces at
@@ -38,6 +41,8 @@ export interface IfaceSpec {
 
 export interface StackSpec {
   forwarding?: boolean;
+  /** "manual": the stack runs in simulated time of its own, steered by its /net/clock. */
+  clock?: 'manual' | 'real';
   ifaces?: IfaceSpec[];
 }
 
@@ -125,8 +130,12 @@ export function checkTopology(obj: unknown): TopologySpec {
     const f = key('stacks', k);
     name('stacks', k);
     const s = object(v, f);
-    onlyKeys(s, ['forwarding', 'ifaces'], f);
+    onlyKeys(s, ['forwarding', 'clock', 'ifaces'], f);
     const out: StackSpec = {};
+    if (s.clock !== undefined) {
+      if (s.clock !== 'manual' && s.clock !== 'real') fail(`${f}.clock`, 'want "manual" or "real"');
+      out.clock = s.clock;
+    }
     if (s.forwarding !== undefined) {
       if (typeof s.forwarding !== 'boolean') fail(`${f}.forwarding`, 'want true or false');
       out.forwarding = s.forwarding;
@@ -195,7 +204,7 @@ export async function buildTopology(obj: unknown, opts: TopologyOptions): Promis
     for (const h of Object.keys(spec.hubs ?? {})) t.addHub(h);
     for (const p of Object.keys(spec.pairs ?? {})) t.addPair(p);
     for (const [name, s] of Object.entries(spec.stacks ?? {})) {
-      t.addStack(name);
+      t.addStack(name, s.clock === 'manual');
       for (const [i, iface] of (s.ifaces ?? []).entries()) {
         const ether = t.connect(name, iface.hub ?? iface.pair!);
         if (iface.ip !== undefined) {

@@ -31,6 +31,8 @@ import type { Ip } from '../netfs/ipaddr.js';
 import { NinepError } from '../ninep/error.js';
 import type { Node } from '../ninep/node.js';
 import type { TcpLayerOptions } from '../stack/tcp/types.js';
+import { SimClock } from '../lib/simclock.js';
+import type { ClockControl } from '../netfs/clock.js';
 import { controlTree } from './ctlfs.js';
 
 /** At most this many stacks in one process. */
@@ -64,6 +66,8 @@ export interface TopologyOptions {
   eve: string;
   clock: Clock;
   rng: Rng;
+  /** `clock` is simulated time (`serve --topology F --clock manual`): every stack's /net/clock steers it. */
+  clockControl?: ClockControl;
   log?: (line: string) => void;
   /** TCP bounds and defaults for every stack. */
   tcp?: TcpLayerOptions;
@@ -178,15 +182,22 @@ export class Topology implements NetBackend {
   // ------------------------------------------------------------------
   // Building
 
-  /** A new stack with an empty /net (no ethers yet). */
-  addStack(name: string): StackNet {
+  /**
+   * A new stack with an empty /net (no ethers yet). With `manual` it runs
+   * in simulated time of its own (frozen until its /net/clock says), the
+   * hubs and the other stacks going on as before.
+   */
+  addStack(name: string, manual = false): StackNet {
     this.checkNew(name, 'stack');
     if (this.stacks.size >= MAX_STACKS) throw new TopologyError(`too many stacks (at most ${MAX_STACKS})`);
     const o = this.opts;
+    const own = manual ? new SimClock() : null;
+    const clockControl = own ?? o.clockControl;
     const net = new StackNet({
       eve: o.eve,
-      clock: o.clock,
+      clock: own ?? o.clock,
       rng: o.rng,
+      ...(clockControl ? { clockControl } : {}),
       ...(o.log ? { log: (l: string) => o.log!(`${name}: ${l}`) } : {}),
       ...(o.tcp ? { tcp: o.tcp } : {}),
       ...(o.resolve ? { resolve: o.resolve } : {}),

@@ -5,6 +5,7 @@
  * connection), while drive() runs simulated time until the call settles.
  */
 import { ManualClock } from '../../src/lib/clock.js';
+import { SimClock } from '../../src/lib/simclock.js';
 import { SeededRng } from '../../src/lib/rng.js';
 import { Hub } from '../../src/link/hub.js';
 import { StackNet } from '../../src/backend/stack/backend.js';
@@ -17,12 +18,19 @@ import { ip } from '../stack/helpers.js';
 
 export const EVE = 'eve';
 
+/** A simulated clock the drivers below step: ManualClock, or SimClock (/net/clock's). */
+export interface SteppedClock {
+  now(): number;
+  nextDeadline(): number | null;
+  runUntil(deadline: number): void;
+}
+
 /**
  * Settles `p` (a file call in progress), running the clock's timers in
  * order while it waits: frames on the hubs, TCP's timers. Fails when
  * nothing is left to run or `limitMs` of simulated time passed.
  */
-export async function drive<T>(clock: ManualClock, p: MaybePromise<T>, limitMs = 120_000): Promise<T> {
+export async function drive<T>(clock: SteppedClock, p: MaybePromise<T>, limitMs = 120_000): Promise<T> {
   type Outcome = { ok: true; v: T } | { ok: false; e: unknown };
   const box: { out: Outcome | null } = { out: null };
   Promise.resolve(p).then(
@@ -48,7 +56,7 @@ export async function drive<T>(clock: ManualClock, p: MaybePromise<T>, limitMs =
 }
 
 /** Runs simulated time for `ms`, letting promise chains run between timers. */
-export async function runFor(clock: ManualClock, ms: number): Promise<void> {
+export async function runFor(clock: SteppedClock, ms: number): Promise<void> {
   const end = clock.now() + ms;
   for (;;) {
     await new Promise<void>((r) => setImmediate(r));
@@ -61,7 +69,7 @@ export async function runFor(clock: ManualClock, ms: number): Promise<void> {
 }
 
 /** The Plan 9 error text of a failed call (a non-9P error is a bug: it would be logged as internal). */
-export async function errorOf(clock: ManualClock, p: MaybePromise<unknown>, limitMs?: number): Promise<string> {
+export async function errorOf(clock: SteppedClock, p: MaybePromise<unknown>, limitMs?: number): Promise<string> {
   try {
     await drive(clock, p, limitMs);
   } catch (e) {
@@ -90,6 +98,15 @@ export class SimFile {
   write(data: string | Uint8Array): Promise<number> {
     return settled(() => this.f.write!(0n, typeof data === 'string' ? Buffer.from(data) : data, this.ac.signal));
   }
+  /** What a read returns at once, or null when it would wait (that read is flushed). */
+  tryRead(count = 1 << 20): Uint8Array | null {
+    const ac = new AbortController();
+    const r = this.f.read!(0n, count, ac.signal);
+    if (!(r instanceof Promise)) return r;
+    r.catch(() => {});
+    ac.abort();
+    return null;
+  }
   /** Tflush of every call in progress on this file. */
   flush(): void {
     this.ac.abort();
@@ -101,7 +118,7 @@ export class SimFile {
 
 /** Opens files of one served /net as `user`. */
 export class SimClient {
-  constructor(private readonly root: Node, private readonly clock: ManualClock, readonly user = EVE) {}
+  constructor(private readonly root: Node, private readonly clock: SteppedClock, readonly user = EVE) {}
 
   async open(path: string, mode = ORDWR): Promise<SimFile> {
     let n: Node | null = this.root;
@@ -130,28 +147,32 @@ export class SimClient {
 }
 
 export interface SimNet {
-  clock: ManualClock;
+  clock: SteppedClock;
   nets: StackNet[];
   clients: SimClient[];
   close(): Promise<void>;
 }
 
-/** `n` StackNets on one hub at 10.0.0.(i+1)/24, neighbours known. */
-export function lan(n: number, opts: { seed?: number; tcp?: TcpLayerOptions } = {}): SimNet {
+/**
+ * `n` StackNets on one hub at 10.0.0.(i+1)/24, neighbours known. With
+ * `manual` the clock is a frozen SimClock each stack serves as /net/clock.
+ */
+export function lan(n: number, opts: { seed?: number; tcp?: TcpLayerOptions; manual?: boolean } = {}): SimNet {
   const seed = opts.seed ?? 1;
-  const clock = new ManualClock(0);
+  const sim = opts.manual ? new SimClock(0) : null;
+  const clock = sim ?? new ManualClock(0);
   const hub = new Hub({ clock, limit: 8192 });
   const nets: StackNet[] = [];
   const macs: number[] = [];
   for (let i = 0; i < n; i++) {
-    const net = new StackNet({ eve: EVE, clock, rng: new SeededRng(seed * 10 + i), ...(opts.tcp ? { tcp: opts.tcp } : {}) });
+    const net = new StackNet({ eve: EVE, clock, rng: new SeededRng(seed * 10 + i), ...(opts.tcp ? { tcp: opts.tcp } : {}), ...(sim ? { clockControl: sim } : {}) });
     const port = net.addEther(hub.port());
     net.configure(port, `10.0.0.${i + 1}`, 24);
     nets.push(net);
     macs.push(Buffer.from(port.mac).readUIntBE(0, 6));
   }
   for (const net of nets) for (let i = 0; i < n; i++) net.stack.arp.add(ip(`10.0.0.${i + 1}`), macs[i]!);
-  clock.advance(0);
+  clock.runUntil(clock.now());
   return {
     clock,
     nets,

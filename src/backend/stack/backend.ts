@@ -39,6 +39,9 @@ import { DhcpService } from '../../stack/dhcpifc.js';
 import { toMask } from '../../stack/ifc.js';
 import { StackNames } from './names.js';
 import { NinepError } from '../../ninep/error.js';
+import { clockNode } from '../../netfs/clock.js';
+import { readerBudgets } from '../../netfs/lossy.js';
+import type { ClockControl } from '../../netfs/clock.js';
 
 export interface StackNetOptions {
   eve: string;
@@ -57,6 +60,8 @@ export interface StackNetOptions {
   tcp?: TcpLayerOptions;
   /** Conversations per user and protocol (netfs NetContext.userQuota). */
   userQuota?: number;
+  /** The stack runs in simulated time steered through /net/clock (`--clock manual`): `clock` itself, as a SimClock. */
+  clockControl?: ClockControl;
 }
 
 export class StackNet implements NetBackend {
@@ -76,6 +81,8 @@ export class StackNet implements NetBackend {
   readonly names: StackNames;
   /** DHCP clients on our interfaces (`--ip dhcp`, ipifc ctl `dhcp`). */
   readonly dhcp: DhcpService;
+  /** Capture and event readers, bounded per stack across all its files. */
+  private readonly readers = readerBudgets();
 
   constructor(private readonly opts: StackNetOptions) {
     this.stack = new Stack({ clock: opts.clock, rng: opts.rng, ...(opts.log ? { log: opts.log } : {}) });
@@ -85,9 +92,11 @@ export class StackNet implements NetBackend {
     const tcp = new StackTcp(this.stack, this.tcp);
     this.tcpDir = new ProtoDir(tcp, 1, ctx);
     tcp.dir = this.tcpDir;
+    tcp.readers = this.readers;
     const udp = new StackUdp(this.stack);
     this.udpDir = new ProtoDir(udp, 2, ctx);
     udp.dir = this.udpDir;
+    udp.readers = this.readers;
     this.icmpDir = new ProtoDir(new StackIcmp(this.stack), 3, ctx);
     const sysname = opts.sysname ?? hostname();
     const dnsServers = (opts.dnsServers ?? []).map((a) => {
@@ -102,9 +111,13 @@ export class StackNet implements NetBackend {
     this.dhcp = new DhcpService(this.stack, {
       hostname: sysname,
       ...(opts.log ? { log: opts.log } : {}),
-      onLease: (ifc, lease) => this.names.leaseChanged(ifc, lease),
+      onLease: (ifc, lease) => {
+        this.names.leaseChanged(ifc, lease);
+        ifc.ev?.(this.stack.now(), { kind: 'dhcp', lease });
+      },
     });
     this.ipifc = new StackIpifc(this.stack, (path) => (path.includes('!') ? this.remotePort(path) : this.port(path)), (ifc, args) => this.dhcpCtl(ifc, args));
+    this.ipifc.readers = this.readers;
     const ipifcDir = new IpifcDir(this.ipifc, opts.eve);
     const arp = arpNode(new StackArp(this.stack), opts.eve);
     const iproute = iprouteNode(new StackRoutes(this.stack), opts.eve);
@@ -114,9 +127,10 @@ export class StackNet implements NetBackend {
       haveFamily: (v4) => v4 && this.stack.interfaces().some((i) => i.addresses().length > 0),
       ndb: Ndb.builtin(),
     });
+    const clock = opts.clockControl ? [clockNode(opts.clockControl, opts.eve)] : [];
     this.tree = netRoot(opts.eve, (user) => [
       this.tcpDir.node, this.udpDir.node, ipifcDir.node, this.icmpDir.node, arp, this.names.ndb.node, iproute,
-      ...this.ethers.map((e) => e.node), cs.node(user), this.names.dns.node(user),
+      ...this.ethers.map((e) => e.node), cs.node(user), this.names.dns.node(user), ...clock,
     ]);
   }
 
@@ -159,7 +173,7 @@ export class StackNet implements NetBackend {
   addEther(link: Link, opts?: EtherDirOptions): EtherPort {
     const port = new EtherPort(`ether${this.ports.length}`, link);
     this.ports.push(port);
-    this.ethers.push(new EtherDir(port.name, this.ports.length - 1, port, this.opts.eve, this.opts.clock, opts));
+    this.ethers.push(new EtherDir(port.name, this.ports.length - 1, port, this.opts.eve, this.opts.clock, { ...opts, captureReaders: this.readers.captures }));
     return port;
   }
 

@@ -17,6 +17,15 @@ import type { Ifc } from '../../stack/ifc.js';
 import type { Stack } from '../../stack/stack.js';
 import { fromV4, maskFromV4, maskToV4, stackCall, toV4 } from './addr.js';
 import type { EtherPort } from '../../link/etherport.js';
+import { LINKTYPE_ETHERNET, LINKTYPE_RAW } from '../../capture/pcapng.js';
+import type { CaptureSource } from '../../netfs/capture.js';
+import { ifcEventText } from '../../netfs/events.js';
+import type { EventSource } from '../../netfs/events.js';
+import { parseImpair } from '../../netfs/impair.js';
+import type { IfcEvent } from '../../stack/ifcevents.js';
+import { EventFan, FlowWatch } from './observe.js';
+import { readerBudgets } from '../../netfs/lossy.js';
+import { untilOver } from '../../netfs/capture.js';
 
 /** Interfaces at most (9front: 32 per stack). */
 export const MAX_IPIFC = 32;
@@ -27,6 +36,12 @@ interface IfcSlot {
   ifc: Ifc | null;
   /** The ether device of an ether interface (null for a loopback or when unbound). */
   port: EtherPort | null;
+  /** Captures and impairment (N/pcap, ctl `impair`), on `ifc` while bound. */
+  watch: FlowWatch;
+  /** Readers of N/events (the interface's sink while there are any). */
+  fan: EventFan<IfcEvent>;
+  /** Told when the interface is unbound (its pcap and events readers get EOF). */
+  readonly watchers: Set<() => void>;
 }
 
 /** The classful default mask of an IPv4 address. */
@@ -39,6 +54,8 @@ function classMask(ip: number): number {
 
 export class StackIpifc implements IpifcSource {
   private readonly slots: IfcSlot[] = [];
+  /** The stack's capture and event readers (StackNet shares one among its files). */
+  readers = readerBudgets();
 
   /**
    * `ports` resolves a device path (/net/ether0, ether0, or a lower server's) to an ether port;
@@ -49,7 +66,42 @@ export class StackIpifc implements IpifcSource {
     private readonly ports: (path: string) => EtherPort | null | Promise<EtherPort | null>,
     private readonly dhcp?: (ifc: Ifc, args: string[]) => void,
   ) {
-    this.slots.push({ index: 0, refs: 0, ifc: stack.loopback, port: null });
+    this.slots.push(this.newSlot(0));
+    this.attach(this.slots[0]!, stack.loopback);
+  }
+
+  private newSlot(index: number): IfcSlot {
+    const s: IfcSlot = { index, refs: 0, ifc: null, port: null, watch: new FlowWatch(), watchers: new Set(), fan: null! };
+    s.fan = this.newFan(s);
+    return s;
+  }
+
+  /** The slot's event readers; the interface's sink while it is the slot's current fan. */
+  private newFan(s: IfcSlot): EventFan<IfcEvent> {
+    const fan: EventFan<IfcEvent> = new EventFan(ifcEventText, (sink) => {
+      if (s.ifc && s.fan === fan) s.ifc.ev = sink;
+    });
+    return fan;
+  }
+
+  /** The slot's interface is `ifc` now: its observers go on it. */
+  private attach(s: IfcSlot, ifc: Ifc): Ifc {
+    s.ifc = ifc;
+    ifc.ev = s.fan.active ? s.fan.sink : null;
+    const clock = this.stack.clock;
+    s.watch.bind({ hook: () => ifc.hookOn(clock), dropIdle: () => ifc.dropIdleHook() });
+    return ifc;
+  }
+
+  /** The slot's interface is gone: its observers are told, and start afresh. */
+  private detach(s: IfcSlot): void {
+    s.ifc = null;
+    s.port = null;
+    const w = [...s.watchers];
+    s.watchers.clear();
+    for (const fn of w) fn();
+    s.watch = new FlowWatch();
+    s.fan = this.newFan(s);
   }
 
   list(): IfcView[] {
@@ -66,6 +118,7 @@ export class StackIpifc implements IpifcSource {
         pktout: c?.pktout ?? 0,
         errin: c?.errin ?? 0,
         errout: c?.errout ?? 0,
+        impair: s.watch.impairments(),
       };
     });
   }
@@ -79,7 +132,7 @@ export class StackIpifc implements IpifcSource {
     let s = this.slots.find((x) => x.refs === 0 && x.ifc === null);
     if (!s) {
       if (this.slots.length >= MAX_IPIFC) throw new NinepError('no free devices');
-      s = { index: this.slots.length, refs: 0, ifc: null, port: null };
+      s = this.newSlot(this.slots.length);
       this.slots.push(s);
     }
     s.refs++;
@@ -97,9 +150,8 @@ export class StackIpifc implements IpifcSource {
     if (!s) throw new NinepError('interface not found');
     if (s.ifc) throw new NinepError('interface already bound');
     if (port.bound) throw new NinepError('device or object already in use');
-    s.ifc = this.stack.addInterface(port.stackLink(), port.name);
     s.port = port;
-    return s.ifc;
+    return this.attach(s, this.stack.addInterface(port.stackLink(), port.name));
   }
 
   ctl(index: number, f: string[]): void | Promise<void> {
@@ -111,7 +163,7 @@ export class StackIpifc implements IpifcSource {
         if (f[1] === 'loopback') {
           if (s.ifc) throw new NinepError('interface already bound');
           // ipifc.c: the device name is the argument, else the medium's name and the interface number.
-          s.ifc = stackCall(() => this.stack.addLoopback(f[2] ?? `loopback${index}`));
+          this.attach(s, stackCall(() => this.stack.addLoopback(f[2] ?? `loopback${index}`)));
           return;
         }
         if (f[1] !== 'ether' && f[1] !== 'gbe') throw new NinepError('unknown interface type');
@@ -133,8 +185,7 @@ export class StackIpifc implements IpifcSource {
       case 'unbind':
         if (!s.ifc) throw new NinepError('interface not bound');
         s.ifc.unbind();
-        s.ifc = null;
-        s.port = null;
+        this.detach(s);
         return;
       case 'add':
       case 'try': {
@@ -188,10 +239,34 @@ export class StackIpifc implements IpifcSource {
       case 'iprouting':
         this.stack.forwarding = f.length < 2 || f[1] !== '0';
         return;
+      case 'impair': {
+        if (this.need(s).loopback) throw new NinepError('impair: the loopback has no link to impair');
+        const req = parseImpair(f.slice(1));
+        if (typeof req === 'string') throw new NinepError(req);
+        s.watch.impair(req, this.stack.rng);
+        return;
+      }
       default:
         if (!s.ifc) throw new NinepError('interface not bound');
         throw new NinepError('unsupported ctl');
     }
+  }
+
+  capture(index: number): CaptureSource {
+    const s = this.slots[index]!;
+    const loop = s.ifc?.loopback ?? false;
+    return {
+      readers: this.readers.captures,
+      linktype: loop ? LINKTYPE_RAW : LINKTYPE_ETHERNET,
+      name: `ipifc/${index}`,
+      now: () => this.stack.now(),
+      attach: (tap, ended) => untilOver(s.watchers, ended, s.watch.addTap(tap)),
+    };
+  }
+
+  events(index: number): EventSource {
+    const s = this.slots[index]!;
+    return { readers: this.readers.events, attach: (sink, ended) => untilOver(s.watchers, ended, s.fan.attach(sink)) };
   }
 
   private need(s: IfcSlot): Ifc {

@@ -27,6 +27,15 @@ import type { TcpLayer } from '../../stack/tcp/tcp.js';
 import type { TcpHandler } from '../../stack/tcp/types.js';
 import { fromV4, toV4 } from './addr.js';
 import { TCP_STAT_NAMES, statsText, tcpStatus } from '../../netfs/status.js';
+import { LINKTYPE_RAW } from '../../capture/pcapng.js';
+import type { CaptureSource } from '../../netfs/capture.js';
+import type { EventSource } from '../../netfs/events.js';
+import { tcpEventText } from '../../netfs/events.js';
+import { impairText, parseImpair } from '../../netfs/impair.js';
+import type { TcpEvent } from '../../stack/tcp/events.js';
+import { EventFan, FlowWatch } from './observe.js';
+import { conversationCapture, conversationEvents } from './convobs.js';
+import { readerBudgets } from '../../netfs/lossy.js';
 
 /** Receive queue bound; the TCP window is what keeps it from being reached. */
 const RQ_LIMIT = 8 * 1024 * 1024;
@@ -42,10 +51,21 @@ interface TcpConvState {
   connecting: ((err: Error | null) => void) | null;
   /** Set when the connection ended for us (reason, or null for an orderly end). */
   ended: boolean;
+  /** Captures and impairment of this conversation (on its connection once it has one). */
+  readonly watch: FlowWatch;
+  /** Readers of N/events (the connection's sink while there are any). */
+  readonly fan: EventFan<TcpEvent>;
 }
 
 function st(c: Conv): TcpConvState {
-  c.ptcl ??= { conn: null, listener: null, room: new WriteRoom(), connecting: null, ended: false } satisfies TcpConvState;
+  if (c.ptcl === null) {
+    const s: TcpConvState = {
+      conn: null, listener: null, room: new WriteRoom(), connecting: null, ended: false,
+      watch: new FlowWatch(),
+      fan: new EventFan(tcpEventText, (sink) => s.conn?.setEvents(sink)),
+    };
+    c.ptcl = s;
+  }
   return c.ptcl as TcpConvState;
 }
 
@@ -54,6 +74,8 @@ export class StackTcp implements Proto {
   readonly dataMode = 'stream' as const;
   readonly rqLimit = RQ_LIMIT;
   dir!: ProtoDir;
+  /** The stack's capture and event readers (StackNet shares one among its files). */
+  readers = readerBudgets();
 
   constructor(private readonly stack: Stack, private readonly tcp: TcpLayer, readonly maxConvs = 1024) {}
 
@@ -86,8 +108,16 @@ export class StackTcp implements Proto {
     };
   }
 
-  private wire(c: Conv, s: TcpConvState, conn: TcpConn): void {
+  /** Puts the conversation's observers on its connection (before its SYN, for a connect). */
+  private observe(s: TcpConvState, conn: TcpConn): void {
+    if (s.conn === conn) return;
     s.conn = conn;
+    conn.setEvents(s.fan.active ? s.fan.sink : null);
+    s.watch.bind({ hook: () => this.tcp.flowHook(conn), dropIdle: () => this.tcp.dropIdleFlow(conn) });
+  }
+
+  private wire(c: Conv, s: TcpConvState, conn: TcpConn): void {
+    this.observe(s, conn);
     c.laddr = fromV4(conn.localAddr);
     c.lport = conn.localPort;
     c.raddr = fromV4(conn.remoteAddr);
@@ -131,6 +161,7 @@ export class StackTcp implements Proto {
         ttl: c.ttl,
         tos: c.tos,
         ignoreAdvice: c.ignoreadvice,
+        setup: (conn) => this.observe(s, conn),
       });
       this.wire(c, s, conn);
       signal.addEventListener('abort', onAbort, { once: true });
@@ -158,6 +189,7 @@ export class StackTcp implements Proto {
           nc.ttl = c.ttl;
           nc.tos = c.tos;
           const ns = st(nc);
+          ns.watch.inherit(s.watch); // an announcement's impairment is each call's
           this.wire(nc, ns, conn);
           handler = this.handler(nc, ns);
         });
@@ -222,6 +254,12 @@ export class StackTcp implements Proto {
         if (!s.conn) throw new NinepError(Ebadarg);
         s.conn.setCongestion(f[1]);
         return;
+      case 'impair': {
+        const req = parseImpair(f.slice(1));
+        if (typeof req === 'string') throw new NinepError(req);
+        s.watch.impair(req, this.stack.rng);
+        return;
+      }
       default:
         if (tcpNoopVerb(f)) return;
         throw new NinepError(Eunknownctl);
@@ -263,10 +301,20 @@ export class StackTcp implements Proto {
   }
 
   status(c: Conv): string {
-    const conn = (c.ptcl as TcpConvState | null)?.conn;
-    if (!conn) return tcpStatus(c.state === 'Announced' ? 'Listen' : 'Closed', c.rq.length);
+    const s = c.ptcl as TcpConvState | null;
+    const conn = s?.conn;
+    const impaired = s ? impairText(s.watch.impairments()) : '';
+    if (!conn) return tcpStatus(c.state === 'Announced' ? 'Listen' : 'Closed', c.rq.length) + impaired;
     const i = conn.info();
-    return tcpStatus(i.state, c.rq.length, i);
+    return tcpStatus(i.state, c.rq.length, i) + impaired;
+  }
+
+  capture(c: Conv): CaptureSource {
+    return conversationCapture(c, `tcp/${c.index}`, LINKTYPE_RAW, this.stack, st(c).watch, this.readers);
+  }
+
+  events(c: Conv): EventSource {
+    return conversationEvents(c, st(c).fan, this.readers);
   }
 
   stats(): string {

@@ -16,6 +16,13 @@ import type { UdpEndpoint } from '../../stack/udp.js';
 import { fromV4, stackCall, toV4 } from './addr.js';
 import { parseUdpHeader, withUdpHeader } from '../../netfs/udpheader.js';
 import { UDP_STAT_NAMES, statsText, udpStatus } from '../../netfs/status.js';
+import { LINKTYPE_RAW } from '../../capture/pcapng.js';
+import type { CaptureSource } from '../../netfs/capture.js';
+import { impairText, parseImpair } from '../../netfs/impair.js';
+import { get16, get32 } from '../../stack/wire/bytes.js';
+import { FlowWatch } from './observe.js';
+import { conversationCapture } from './convobs.js';
+import { readerBudgets } from '../../netfs/lossy.js';
 
 /** Plan 9's UDP receive queue bound; excess datagrams are dropped. */
 const RQ_LIMIT = 512 * 1024;
@@ -29,10 +36,12 @@ interface UdpConv {
   /** For a per-peer conversation: the announcer whose endpoint it shares. */
   parent: Conv | null;
   key: string;
+  /** Captures and impairment of the endpoint (on it once opened). */
+  readonly watch: FlowWatch;
 }
 
 function ptcl(c: Conv): UdpConv {
-  c.ptcl ??= { ep: null, peers: null, parent: null, key: '' } satisfies UdpConv;
+  c.ptcl ??= { ep: null, peers: null, parent: null, key: '', watch: new FlowWatch() } satisfies UdpConv;
   return c.ptcl as UdpConv;
 }
 
@@ -41,6 +50,8 @@ export class StackUdp implements Proto {
   readonly dataMode = 'datagram' as const;
   readonly rqLimit = RQ_LIMIT;
   dir!: ProtoDir;
+  /** The stack's capture readers (StackNet shares one among its files). */
+  readers = readerBudgets();
 
   constructor(private readonly stack: Stack, readonly maxConvs = 1024) {}
 
@@ -64,6 +75,7 @@ export class StackUdp implements Proto {
       onAdvice: (a) => { if (!c.ignoreadvice) c.rq.hangup(a.reason); },
     }));
     this.setTtl(c, p.ep);
+    this.observe(p, p.ep);
     c.laddr = fromV4(p.ep.localAddr || this.stack.sourceFor(raddr));
     c.lport = p.ep.localPort;
     return Promise.resolve();
@@ -77,6 +89,7 @@ export class StackUdp implements Proto {
       localPort: local.port,
       onDatagram: (src, sport, dst, dport, payload, ifc) => this.incoming(c, src, sport, dst, dport, payload, ifc),
     }));
+    this.observe(p, p.ep);
     c.lport = p.ep.localPort;
     return Promise.resolve();
   }
@@ -107,6 +120,11 @@ export class StackUdp implements Proto {
     call?.rq.put(payload);
   }
 
+  private observe(p: UdpConv, ep: UdpEndpoint): void {
+    const udp = this.stack.udp;
+    p.watch.bind({ hook: () => udp.endpointHook(ep), dropIdle: () => udp.dropIdleHook(ep) });
+  }
+
   private setTtl(c: Conv, ep: UdpEndpoint): void {
     ep.ttl = c.ttl;
     ep.tos = c.tos;
@@ -116,6 +134,15 @@ export class StackUdp implements Proto {
     switch (f[0]) {
       case 'headers': c.headers = true; return;
       case 'hangup': c.rq.hangup(); return;
+      case 'impair': {
+        const p = ptcl(c);
+        // A call's datagrams are its announcer's port's: impair the announcement.
+        if (p.parent) throw new NinepError('impair: a call shares its announcer\'s port: impair the announced conversation');
+        const req = parseImpair(f.slice(1));
+        if (typeof req === 'string') throw new NinepError(req);
+        p.watch.impair(req, this.stack.rng);
+        return;
+      }
       default: throw new NinepError(Eunknownctl);
     }
   }
@@ -155,7 +182,22 @@ export class StackUdp implements Proto {
   }
 
   status(c: Conv): string {
-    return udpStatus(c.refs > 0, c.rq.length);
+    const p = c.ptcl as UdpConv | null;
+    return udpStatus(c.refs > 0, c.rq.length) + (p ? impairText(p.watch.impairments()) : '');
+  }
+
+  /** A call's capture is its announcer's, of the datagrams to and from its peer. */
+  capture(c: Conv): CaptureSource {
+    const p = ptcl(c);
+    const name = `udp/${c.index}`;
+    if (!p.parent) return conversationCapture(c, name, LINKTYPE_RAW, this.stack, p.watch, this.readers);
+    const peer = toV4(c.raddr);
+    const port = c.rport;
+    const ofPeer = (pkt: Uint8Array, dir: 'in' | 'out'): boolean => {
+      const hl = (pkt[0]! & 0x0f) * 4;
+      return dir === 'in' ? get32(pkt, 12) === peer && get16(pkt, hl) === port : get32(pkt, 16) === peer && get16(pkt, hl + 2) === port;
+    };
+    return conversationCapture(c, name, LINKTYPE_RAW, this.stack, ptcl(p.parent).watch, this.readers, ofPeer);
   }
 
   stats(): string {

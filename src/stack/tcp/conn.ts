@@ -41,6 +41,9 @@ import { output, sendRst, sendSyn } from './output.js';
 import type { SegmentWriter } from './segment.js';
 import { nextDeadline, runTimers, updateTimer } from './timers.js';
 import type { TcpHandler, TcpInfo } from './types.js';
+import type { TcpEventSink } from './events.js';
+import type { PacketHook } from '../../link/packethook.js';
+import type { Ifc } from '../ifc.js';
 
 /** Plan 9 error texts. */
 export const Econrefused = 'connection refused';
@@ -126,6 +129,13 @@ export class TcpConn {
   tos = 0;
   /** ICMP errors do not end a connect (Plan 9 ctl `ignoreadvice`); path MTU news is still taken. */
   ignoreAdvice = false;
+  /** Told of this connection's events (/net/tcp/N/events, events.ts); null while nobody reads. Set by setEvents(). */
+  ev: TcpEventSink | null = null;
+  /** Capture and impairment of this flow only (TcpLayer.flowHook); null while nothing is attached. */
+  flow: PacketHook<Ifc | null> | null = null;
+  /** cwnd and ssthresh as last told to `ev`. */
+  private evCwnd = 0;
+  private evSsthresh = 0;
 
   // The rest of the TCB: @internal, read and written by input.ts,
   // output.ts, recovery.ts and timers.ts.
@@ -332,6 +342,23 @@ export class TcpConn {
     this.cc = next;
   }
 
+  /** Attaches (or with null removes) the events sink; cwnd and ssthresh are reported as they change from now. */
+  setEvents(sink: TcpEventSink | null): void {
+    this.ev = sink;
+    this.evCwnd = this.cc.cwnd;
+    this.evSsthresh = this.cc.ssthresh;
+  }
+
+  /** Tells `ev` of a cwnd or ssthresh that changed since it was last told (after input and timers). */
+  noteCongestion(now: number): void {
+    const cw = this.cc.cwnd;
+    const ss = this.cc.ssthresh;
+    if (this.ev === null || (cw === this.evCwnd && ss === this.evSsthresh)) return;
+    this.evCwnd = cw;
+    this.evSsthresh = ss;
+    this.ev(now, { kind: 'cwnd', cwnd: cw, ssthresh: ss });
+  }
+
   get congestion(): CongestionName {
     return this.cc.name;
   }
@@ -530,9 +557,10 @@ export class TcpConn {
   // States
 
   /** The one place state changes (style.md §4.5; 9front tcpsetstate). */
-  setState(next: TcpState, _why: string, now: number): void {
+  setState(next: TcpState, why: string, now: number): void {
     const prev = this.state;
     if (prev === next) return;
+    this.ev?.(now, { kind: 'state', from: prev, to: next, why });
     const st = this.host.stats;
     const wasEstab = prev === 'Established' || prev === 'Close_wait';
     const isEstab = next === 'Established' || next === 'Close_wait';
@@ -631,6 +659,7 @@ export class TcpConn {
   /** @internal One segment for this connection, then the flush (now or at the end of the batch). */
   input(seg: TcpRepr, now: number): void {
     segmentArrives(this, seg, now);
+    if (this.ev !== null) this.noteCongestion(now);
   }
 
   /** Sends what may be sent, then a pure ACK if one is due; re-arms timers. */
@@ -646,6 +675,7 @@ export class TcpConn {
   /** @internal Runs what is due at `now`. */
   poll(now: number): void {
     runTimers(this, now);
+    if (this.ev !== null) this.noteCongestion(now);
   }
 
   /** @internal debugging */

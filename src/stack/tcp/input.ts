@@ -228,6 +228,7 @@ function processAck(c: TcpConn, seg: TcpRepr, segLen: number, now: number): bool
   let newSack = 0;
   if (c.sackOk && seg.sackBlocks.length > 0) {
     const b = seg.sackBlocks;
+    c.ev?.(now, { kind: 'sack', blocks: b.slice() });
     for (let i = 0; i + 1 < b.length; i += 2) newSack += c.sb.add(b[i]!, b[i + 1]!, seqMax(ack, c.sndUna), c.sndMax);
   }
   if (seqGt(ack, c.sndUna)) {
@@ -262,6 +263,7 @@ function processAck(c: TcpConn, seg: TcpRepr, segLen: number, now: number): bool
         c.inRecovery = false;
         c.rtxLog.length = 0;
         st.RecoveryDone++;
+        c.ev?.(now, { kind: 'recovery-leave', why: 'ack', una: ack });
         c.cc.onRecoveryEnd(seqSub(c.sndMax, c.sndUna), c.smss, now);
       } else {
         // Partial ACK (RFC 6582 §3.2 step 4).
@@ -311,6 +313,7 @@ function processAck(c: TcpConn, seg: TcpRepr, segLen: number, now: number): bool
   // Window update (RFC 9293 §3.10.7.4, SND.WL1/SND.WL2 rule).
   if (seqLt(c.sndWl1, seg.seq) || (c.sndWl1 === seg.seq && seqLe(c.sndWl2, ack))) {
     if (win > 0 && c.sndWnd === 0) c.zwpBackoff = 0;
+    if (win !== c.sndWnd) c.ev?.(now, { kind: 'window', from: c.sndWnd, to: win });
     c.sndWnd = win;
     if (win > c.maxSndWnd) c.maxSndWnd = win;
     c.sndWl1 = seg.seq;

@@ -52,6 +52,7 @@ export function onDupAck(c: TcpConn, now: number): void {
     c.cc.cwnd = c.cc.ssthresh + DUPTHRESH * c.smss; // RFC 6582 §3.2 step 2 (as RFC 5681)
   }
   c.rttSeq = -1;
+  c.ev?.(now, { kind: 'recovery-enter', una: c.sndUna, recover: c.recoverySeq, cwnd: c.cc.cwnd, ssthresh: c.cc.ssthresh });
   // RFC 6675 §5 step 4.3 / RFC 5681: retransmit the first lost segment now.
   retransmitFirst(c, now);
 }
@@ -114,7 +115,10 @@ export function detectLostRtx(c: TcpConn): void {
     log[w] = seq;
     log[w + 1] = end;
     log[w + 2] = log[i + 2]!;
-    log[w + 3] = log[i + 3] === 1 || seqGe(point, log[i + 2]!) ? 1 : 0;
+    const wasLost = log[i + 3] === 1;
+    log[w + 3] = wasLost || seqGe(point, log[i + 2]!) ? 1 : 0;
+    // Only input calls this: its segment's arrival time is lastRecv.
+    if (!wasLost && log[w + 3] === 1) c.ev?.(c.lastRecv, { kind: 'lost', seq, end });
     w += 4;
   }
   log.length = w;

@@ -13,12 +13,14 @@
  * queue (assembler.ts), SACK scoreboard (sack.ts).
  */
 import type { Disposable } from '../../link/link.js';
+import type { PacketHook } from '../../link/packethook.js';
+import { flowHook, packetFrom, packetOf } from '../flow.js';
 import type { IcmpAdvice, TimerSource } from '../core.js';
 import { Einuse, Enoports, Enotlocal, StackError } from '../error.js';
 import type { Ifc } from '../ifc.js';
 import { allocEphemeral, allocRestricted } from '../ports.js';
 import type { Stack } from '../stack.js';
-import { IP_PROTO_TCP } from '../wire/ipv4.js';
+import { IP_PROTO_TCP, parseIpv4 } from '../wire/ipv4.js';
 import type { Ipv4Repr } from '../wire/ipv4.js';
 import { get32 } from '../wire/bytes.js';
 import { WireError } from '../wire/result.js';
@@ -186,6 +188,7 @@ export class TcpLayer implements ConnHost, ListenerHost, TimerSource {
     conn.tos = opts.tos ?? 0;
     conn.ignoreAdvice = opts.ignoreAdvice ?? false;
     this.add(conn);
+    opts.setup?.(conn);
     const iss = this.isnGen.isn(la, lp, ra, rp, now);
     conn.openActive(iss, this.stack.rng.u32(), now);
     return conn;
@@ -246,6 +249,10 @@ export class TcpLayer implements ConnHost, ListenerHost, TimerSource {
   emit(conn: TcpConn, now: number): void {
     this.stats.OutSegs++;
     this.writer.prepare();
+    if (conn.flow !== null) {
+      conn.flow.out(packetFrom(this.writer, IP_PROTO_TCP, conn.localAddr, conn.remoteAddr, conn.ttl, conn.tos), null);
+      return;
+    }
     this.stack.output(conn.localAddr, conn.remoteAddr, IP_PROTO_TCP, conn.ttl, conn.tos, false, null, this.writer, now);
   }
 
@@ -330,9 +337,35 @@ export class TcpLayer implements ConnHost, ListenerHost, TimerSource {
   }
 
   // ------------------------------------------------------------------
+  // Flow hooks
+
+  /**
+   * The hook on `conn`'s segments only (its /net/tcp/N/pcap and ctl
+   * `impair`), made on first use; dropIdleFlow() removes it once nothing
+   * is attached. Segments pass it between the connection and IP.
+   */
+  flowHook(conn: TcpConn): PacketHook<Ifc | null> {
+    conn.flow ??= flowHook(this.stack, this.stack.clock, (pkt, ifc) => this.hookedInput(pkt, ifc), () => this.flushBatch(this.stack.now()));
+    return conn.flow;
+  }
+
+  dropIdleFlow(conn: TcpConn): void {
+    if (conn.flow?.idle) conn.flow = null;
+  }
+
+  /** A segment its connection's hook let through (now or later). */
+  private hookedInput(pkt: Uint8Array, ifc: Ifc | null): void {
+    const ip = parseIpv4(pkt, false);
+    if (ip instanceof WireError) return;
+    const seg = parseTcp(ip.payload, ip.src, ip.dst, false);
+    if (seg instanceof WireError) return;
+    this.demux(ip, seg, ifc, this.stack.now(), true);
+  }
+
+  // ------------------------------------------------------------------
   // Input
 
-  private input(ip: Ipv4Repr, payload: Uint8Array, _ifc: Ifc, now: number): void {
+  private input(ip: Ipv4Repr, payload: Uint8Array, ifc: Ifc, now: number): void {
     const st = this.stats;
     st.InSegs++;
     if (!this.stack.isLocal(ip.dst)) {
@@ -348,6 +381,11 @@ export class TcpLayer implements ConnHost, ListenerHost, TimerSource {
       this.stack.drop('tcp', seg.reason);
       return;
     }
+    this.demux(ip, seg, ifc, now, false);
+  }
+
+  /** A valid segment to its connection, limbo entry or listener; `hooked`: its connection's hook passed it. */
+  private demux(ip: Ipv4Repr, seg: TcpRepr, ifc: Ifc | null, now: number, hooked: boolean): void {
     const conn = this.find(ip.dst, seg.dstPort, ip.src, seg.srcPort);
     if (conn !== null) {
       // RFC 6191: a new SYN may reuse a Time_wait four-tuple when its sequence number is higher.
@@ -359,7 +397,8 @@ export class TcpLayer implements ConnHost, ListenerHost, TimerSource {
       ) {
         conn.kill(now);
       } else {
-        conn.input(seg, now);
+        if (conn.flow !== null && !hooked) conn.flow.in(packetOf(ip, ip.payload), ifc);
+        else conn.input(seg, now);
         return;
       }
     }

@@ -117,6 +117,7 @@ function probeTimeout(c: TcpConn): number {
 function onProbeTimeout(c: TcpConn, now: number): void {
   c.timer = { kind: 'idle', at: null };
   c.tlpOut = true;
+  c.ev?.(now, { kind: 'tlp', una: c.sndUna, nxt: c.sndMax });
   const unsent = c.sbuf.length - seqSub(c.sndMax, c.bufSeq);
   const wndRoom = seqSub(seqAdd(c.sndUna, c.sndWnd), c.sndMax);
   let sent = false;
@@ -150,6 +151,7 @@ function onRto(c: TcpConn, now: number): void {
     }
     c.rtt.backOff();
     st.RetransTimeouts++;
+    c.ev?.(now, { kind: 'rto', backoff: c.rtt.backoff, rto: c.rtt.rto, una: c.sndUna, syn: true });
     c.sndNxt = c.iss;
     sendSyn(c, now);
     updateTimer(c, now);
@@ -172,6 +174,7 @@ function onRto(c: TcpConn, now: number): void {
   if (c.inRecovery) {
     st.RecoveryRTO++;
     c.inRecovery = false;
+    c.ev?.(now, { kind: 'recovery-leave', why: 'rto', una: c.sndUna });
   }
   c.rtxLog.length = 0;
   c.tlpOut = false;
@@ -179,6 +182,7 @@ function onRto(c: TcpConn, now: number): void {
   c.cc.onRto(seqSub(c.sndMax, c.sndUna), c.smss, now);
   c.recoverySeq = c.sndMax; // RFC 6582 §3.2 step 1 after a timeout
   c.rtt.backOff(); // RFC 6298 §5.5
+  c.ev?.(now, { kind: 'rto', backoff: c.rtt.backoff, rto: c.rtt.rto, una: c.sndUna, syn: false });
   c.rttSeq = -1; // Karn
   c.dupAcks = 0;
   // Forget SACK information on a second timeout in a row (the peer may have reneged).
@@ -204,6 +208,7 @@ function onPersist(c: TcpConn, now: number): void {
     return;
   }
   if (c.zwpBackoff < 16) c.zwpBackoff++;
+  c.ev?.(now, { kind: 'zwp', seq: seqSub(c.sndUna, 1) >>> 0, backoff: c.zwpBackoff });
   // Probe with SEQ = SND.UNA - 1 and no data (as Linux): always unacceptable,
   // so the peer replies with its current window.
   const w = header(c, seqSub(c.sndUna, 1) >>> 0, TCP_ACK, now);
@@ -226,6 +231,7 @@ function onKeepalive(c: TcpConn, now: number): void {
       return;
     }
     c.kaProbes++;
+    c.ev?.(now, { kind: 'keepalive', probe: c.kaProbes });
     const w = header(c, seqSub(c.sndUna, 1) >>> 0, TCP_ACK, now);
     w.prepare();
     c.host.emit(c, now);

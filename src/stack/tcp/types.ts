@@ -93,6 +93,8 @@ export interface TcpConnectOptions {
   tos?: number;
   /** ICMP errors do not fail the connect (Plan 9 `ignoreadvice`). */
   ignoreAdvice?: boolean;
+  /** Called with the new connection before its SYN goes out (to attach events, capture, impairment). */
+  setup?(conn: import('./conn.js').TcpConn): void;
 }
 
 export interface TcpListenOptions {
