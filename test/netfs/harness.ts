@@ -133,6 +133,46 @@ export class TcpPeer {
   }
 }
 
+/** Local TCP servers and client sockets a test opens, closed together at its end. */
+export class LocalSockets {
+  private readonly peers: TcpPeer[] = [];
+  private readonly sockets: net.Socket[] = [];
+
+  /** A local server whose accepted sockets the test drives itself. */
+  async peer(opts: net.ServerOpts = {}): Promise<TcpPeer> {
+    const p = await TcpPeer.start(undefined, opts);
+    this.peers.push(p);
+    return p;
+  }
+
+  /** Close `p` with the rest. */
+  track(p: TcpPeer): TcpPeer {
+    this.peers.push(p);
+    return p;
+  }
+
+  /** A client socket to 127.0.0.1:port. */
+  async connect(port: number): Promise<net.Socket> {
+    const s = await tcpConnect(port);
+    this.sockets.push(s);
+    return s;
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    for (const p of this.peers) await p.close();
+  }
+}
+
+/** `announce 0` on a conversation; returns the port its `local` shows (`::!P`). */
+export async function announce0(ctl: { write(d: string): Promise<number> }, c: { readFile(p: string): Promise<Buffer> }, dir: string): Promise<number> {
+  await ctl.write('announce 0');
+  const local = (await c.readFile(`${dir}/local`)).toString();
+  const m = /^::!(\d+)\n$/.exec(local);
+  expect(m, `local of an announce 0: ${JSON.stringify(local)}`).not.toBeNull();
+  return Number(m![1]);
+}
+
 /** A port that nothing listens on (bound, then released). */
 export async function closedTcpPort(): Promise<number> {
   const s = net.createServer();

@@ -14,6 +14,7 @@ import { Interrupted } from '../../../src/ninep/error.js';
 import { DMDIR, OREAD, ORDWR } from '../../../src/ninep/types.js';
 import {
   EVE, TcpPeer, clone, closedTcpPort, errorOf, readFull, readN, readText, startNet, stuckListener, tcpConnect, waitFor,
+  LocalSockets, announce0,
 } from '../../netfs/harness.js';
 import type { NetFixture } from '../../netfs/harness.js';
 import { netGate } from '../../helpers/net-gate.js';
@@ -23,29 +24,7 @@ const Ehungup = 'i/o on hungup channel';
 
 let fx: NetFixture;
 let echo: TcpPeer;
-const peers: TcpPeer[] = [];
-const sockets: net.Socket[] = [];
-
-/** A local server whose accepted sockets the test drives itself. */
-async function peer(opts: net.ServerOpts = {}): Promise<TcpPeer> {
-  const p = await TcpPeer.start(undefined, opts);
-  peers.push(p);
-  return p;
-}
-
-async function connectTo(port: number): Promise<net.Socket> {
-  const s = await tcpConnect(port);
-  sockets.push(s);
-  return s;
-}
-
-async function announce0(ctl: { write(d: string): Promise<number> }, c: { readFile(p: string): Promise<Buffer> }, dir: string): Promise<number> {
-  await ctl.write('announce 0');
-  const local = (await c.readFile(`${dir}/local`)).toString();
-  const m = /^::!(\d+)\n$/.exec(local);
-  expect(m, `local of an announce 0: ${JSON.stringify(local)}`).not.toBeNull();
-  return Number(m![1]);
-}
+const local = new LocalSockets();
 
 beforeAll(async () => {
   fx = await startNet();
@@ -53,16 +32,14 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const s of sockets) s.destroy();
   await fx.close();
   await echo.close();
-  for (const p of peers) await p.close();
+  await local.close();
 });
 
 describe('connect', () => {
   it('dials ::1 and prints IPv6 addresses', async () => {
-    const p = await TcpPeer.start((s) => s.pipe(s), {}, '::1');
-    peers.push(p);
+    const p = local.track(await TcpPeer.start((s) => s.pipe(s), {}, '::1'));
     const c = await fx.client();
     const { ctl, dir } = await clone(c);
     await ctl.write(`connect ::1!${p.port}`);
@@ -105,7 +82,7 @@ describe('pending connect', () => {
 describe('end of a connection', () => {
   it('a recycled conversation is not disturbed by its old socket closing late', async () => {
     // The peer keeps its side open after our FIN, so the old socket lingers.
-    const p = await peer({ allowHalfOpen: true });
+    const p = await local.peer({ allowHalfOpen: true });
     const c = await fx.client();
     const first = await clone(c);
     await first.ctl.write(`connect 127.0.0.1!${p.port}`);
@@ -138,7 +115,7 @@ describe('end of a connection', () => {
 
 describe('flow control', () => {
   it('64 MiB toward a reader that is not reading: the writer waits, memory stays bounded, bytes arrive intact', async () => {
-    const p = await peer();
+    const p = await local.peer();
     const c = await fx.client();
     const { ctl, dir, n } = await clone(c);
     await ctl.write(`connect 127.0.0.1!${p.port}`);
@@ -197,7 +174,7 @@ describe('a full conversation table', () => {
       expect(await errorOf(c.open('/tcp/clone', ORDWR))).toBe('no free devices');
       // No conversation for the call: it waits (accepted by the kernel, not refused).
       const waiting = await tcpConnect(P);
-      sockets.push(waiting);
+      
       let closed = false;
       waiting.once('close', () => { closed = true; });
       waiting.resume();

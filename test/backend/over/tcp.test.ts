@@ -17,6 +17,7 @@ import { ORDWR, OREAD } from '../../../src/ninep/types.js';
 import type { Client, File } from '../../../src/ninep/client.js';
 import {
   EVE, TcpPeer, clone, closedTcpPort, errorOf, readFull, readN, readText, stuckListener, tcpConnect, waitFor,
+  LocalSockets, announce0,
 } from '../../netfs/harness.js';
 import { overNet } from '../../../src/backend/over/backend.js';
 import { lowerConvByPort, startOver, startUpper } from './harness.js';
@@ -27,27 +28,7 @@ const Ehungup = 'i/o on hungup channel';
 
 let fx: OverFixture;
 let echo: TcpPeer;
-const peers: TcpPeer[] = [];
-const sockets: net.Socket[] = [];
-
-async function peer(opts: net.ServerOpts = {}): Promise<TcpPeer> {
-  const p = await TcpPeer.start(undefined, opts);
-  peers.push(p);
-  return p;
-}
-
-async function connectTo(port: number): Promise<net.Socket> {
-  const s = await tcpConnect(port);
-  sockets.push(s);
-  return s;
-}
-
-async function announce0(ctl: File, c: Client, dir: string): Promise<number> {
-  await ctl.write('announce 0');
-  const m = /^::!(\d+)\n$/.exec(await readText(c, `${dir}/local`));
-  expect(m).not.toBeNull();
-  return Number(m![1]);
-}
+const local = new LocalSockets();
 
 beforeAll(async () => {
   fx = await startOver();
@@ -55,10 +36,9 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const s of sockets) s.destroy();
   await fx.close();
   await echo.close();
-  for (const p of peers) await p.close();
+  await local.close();
 });
 
 describe('dial through the upper /net', () => {
@@ -111,7 +91,7 @@ describe('errors pass through verbatim', () => {
 
 describe('end of a connection', () => {
   it('last close sends FIN to the peer and frees the lower conversation', async () => {
-    const p = await peer();
+    const p = await local.peer();
     const c = await fx.client();
     const { ctl, dir } = await clone(c);
     await ctl.write(`connect 127.0.0.1!${p.port}`);
@@ -215,7 +195,7 @@ describe('bulk', () => {
       });
       s.write(down);
     });
-    peers.push(p);
+    local.track(p);
     const c = await fx.client();
     const { ctl, dir } = await clone(c);
     await ctl.write(`connect 127.0.0.1!${p.port}`);
@@ -265,7 +245,7 @@ describe('stacked twice', () => {
         });
         s.write(down);
       });
-      peers.push(p);
+      local.track(p);
       const c = await cServer.client('alice');
       const { ctl, dir } = await clone(c);
       await ctl.write(`connect 127.0.0.1!${p.port}`);
@@ -310,7 +290,7 @@ describe('several lower connections', () => {
       const P = await announce0(a.ctl, c, a.dir);
       for (let i = 0; i < 3; i++) {
         const lp = c.open(`${a.dir}/listen`, ORDWR);
-        const s = await connectTo(P);
+        const s = await local.connect(P);
         const lctl = await lp;
         const M = Number((await lctl.read(64, undefined, 0n)).toString());
         const d = await c.open(`/tcp/${M}/data`, ORDWR);
@@ -334,7 +314,7 @@ describe('several lower connections', () => {
 
 describe('hangupxmit through the lower /net', () => {
   it('reaches the lower conversation: FIN to the peer, the reply still read, then EOF', async () => {
-    const p = await peer({ allowHalfOpen: true });
+    const p = await local.peer({ allowHalfOpen: true });
     const c = await fx.client();
     let lowerState = '';
     p.server.once('connection', (s) => {
@@ -350,7 +330,7 @@ describe('hangupxmit through the lower /net', () => {
 
   it('in Close_wait: the answer and our FIN reach the peer, the conversation is Closed at once', async () => {
     const c = await fx.client();
-    const after = await answerThenHangupxmit(c, await peer({ allowHalfOpen: true }), (n) => fx.over.tcp.status(fx.over.tcpDir.convs[n]!));
+    const after = await answerThenHangupxmit(c, await local.peer({ allowHalfOpen: true }), (n) => fx.over.tcp.status(fx.over.tcpDir.convs[n]!));
     expect(after).toMatch(/^Closed /);
   });
 

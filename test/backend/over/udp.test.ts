@@ -20,16 +20,6 @@ afterAll(async () => {
   await fx.close();
 });
 
-describe('connected mode', () => {
-  it('errors of the lower host pass through (port 0)', async () => {
-    const c = await fx.client();
-    const { ctl } = await clone(c, 'udp');
-    expect(await errorOf(ctl.write('connect 127.0.0.1!0'))).toBe('bad arg in system call');
-    await ctl.close();
-  });
-
-});
-
 describe('ICMP advice', () => {
   it('ignoreadvice reaches the lower conversation', async () => {
     const port = await closedUdpPort();
