@@ -173,8 +173,7 @@ describe('a full conversation table', () => {
       const d = await clone(c);
       expect(await errorOf(c.open('/tcp/clone', ORDWR))).toBe('no free devices');
       // No conversation for the call: it waits (accepted by the kernel, not refused).
-      const waiting = await tcpConnect(P);
-      
+      const waiting = await local.connect(P);
       let closed = false;
       waiting.once('close', () => { closed = true; });
       waiting.resume();
